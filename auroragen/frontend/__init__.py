@@ -1,0 +1,15 @@
+"""ONNX -> Aurora IR: load, fix shapes, import."""
+
+from __future__ import annotations
+
+from ..ir import Graph
+from .importer import import_model
+from .loader import load_model
+
+
+def load(src, *, dims=None, input_shapes=None) -> Graph:
+    """Read an ONNX model (path or ModelProto) and import it as an Aurora graph."""
+    return import_model(load_model(src, dims=dims, input_shapes=input_shapes))
+
+
+__all__ = ["import_model", "load", "load_model"]

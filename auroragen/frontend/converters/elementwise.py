@@ -1,0 +1,123 @@
+"""Elementwise ONNX ops: math, activations, comparisons, logic, Cast, Where."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...ir.types import DType
+from ..importer import converter
+
+_UNARY = {
+    "Neg": "neg", "Abs": "abs", "Sqrt": "sqrt", "Exp": "exp", "Log": "log", "Reciprocal": "reciprocal",
+    "Floor": "floor", "Ceil": "ceil", "Sin": "sin", "Cos": "cos", "Relu": "relu", "Sigmoid": "sigmoid",
+    "Tanh": "tanh", "Erf": "erf", "Sign": "sign", "Softplus": "softplus", "Not": "not",
+}
+_BINARY = {
+    "Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div", "Pow": "pow", "And": "and", "Or": "or", "Xor": "xor",
+    "Equal": "equal", "Less": "less", "Greater": "greater", "LessOrEqual": "less_or_equal",
+    "GreaterOrEqual": "greater_or_equal", "PRelu": "prelu",
+}
+
+
+def _unary(op):
+    def conv(ctx, x):
+        return ctx.emit(op, x)
+
+    return conv
+
+
+def _binary(op):
+    def conv(ctx, a, b, *, broadcast=0, axis=None):
+        """Opset < 7 spelled broadcasting with `broadcast`/`axis`: align b at axis."""
+        if broadcast and axis is not None and b.type.rank and a.type.rank != b.type.rank:
+            ax = axis % a.type.rank
+            b = ctx.emit("reshape", b, shape=b.shape + (1,) * (a.type.rank - ax - b.type.rank))
+        return ctx.emit(op, a, b)
+
+    return conv
+
+
+for _onnx, _op in _UNARY.items():
+    converter(_onnx)(_unary(_op))
+for _onnx, _op in _BINARY.items():
+    converter(_onnx)(_binary(_op))
+
+
+@converter("Sum", "Max", "Min", "Mean")
+def variadic(ctx, *xs):
+    op = {"Sum": "add", "Max": "max", "Min": "min", "Mean": "add"}[ctx.op_type]
+    acc = xs[0]
+    for x in xs[1:]:
+        acc = ctx.emit(op, acc, x)
+    if ctx.op_type == "Mean" and len(xs) > 1:
+        acc = ctx.emit("div", acc, ctx.constant(np.array(len(xs), dtype=acc.dtype.np)))
+    return acc
+
+
+@converter("LeakyRelu")
+def leaky_relu(ctx, x, *, alpha=0.01):
+    return ctx.emit("leaky_relu", x, alpha=float(alpha))
+
+
+@converter("Elu")
+def elu(ctx, x, *, alpha=1.0):
+    return ctx.emit("elu", x, alpha=float(alpha))
+
+
+@converter("HardSigmoid")
+def hard_sigmoid(ctx, x, *, alpha=0.2, beta=0.5):
+    return ctx.emit("hard_sigmoid", x, alpha=float(alpha), beta=float(beta))
+
+
+@converter("HardSwish")
+def hard_swish(ctx, x):
+    return ctx.emit("hard_swish", x)
+
+
+@converter("Clip")
+def clip(ctx, x, lo=None, hi=None, *, min=None, max=None):
+    """Before opset 11 the bounds are attributes, from 11 optional inputs."""
+    info = np.finfo(x.dtype.np) if x.dtype.is_float else np.iinfo(x.dtype.np)
+    lo_v = min if ctx.opset < 11 else (ctx.const(lo, "min").item() if lo is not None else None)
+    hi_v = max if ctx.opset < 11 else (ctx.const(hi, "max").item() if hi is not None else None)
+    lo_v = float(info.min) if lo_v is None else lo_v
+    hi_v = float(info.max) if hi_v is None else hi_v
+    if x.dtype.is_float:
+        lo_v, hi_v = float(lo_v), float(hi_v)
+    else:
+        lo_v, hi_v = int(lo_v), int(hi_v)
+    return ctx.emit("clip", x, min=lo_v, max=hi_v)
+
+
+@converter("Cast")
+def cast(ctx, x, *, to, saturate=1):
+    try:
+        DType.from_onnx(to)
+    except ValueError as e:
+        raise ctx.error(str(e)) from None
+    if DType(to) is x.dtype:
+        return x
+    return ctx.emit("cast", x, to=int(to))
+
+
+@converter("Where")
+def where(ctx, c, x, y):
+    return ctx.emit("where", c, x, y)
+
+
+@converter("Identity")
+def identity(ctx, x):
+    return x
+
+
+@converter("Dropout")
+def dropout(ctx, x, ratio=None, training_mode=None, *, seed=None, **legacy):
+    """Inference: the identity; the mask output, if asked for, is all true."""
+    if training_mode is not None and ctx.is_const(training_mode) and bool(ctx.const(training_mode).item()):
+        raise ctx.error("training_mode=true is not supported (inference compiler)")
+    if training_mode is not None and not ctx.is_const(training_mode):
+        raise ctx.error("training_mode must be known at compile time")
+    from ...ir import Splat
+
+    mask = ctx.constant(Splat(True), x.type.with_dtype(DType.BOOL))
+    return x, mask

@@ -1,0 +1,217 @@
+"""Neural-network ONNX ops: Conv, pooling, Gemm/MatMul, normalisation, softmax, resize."""
+
+from __future__ import annotations
+
+import math
+
+from ..importer import converter
+
+
+def _spatial(ctx, x, kernel, strides, dilations, pads, auto_pad, ceil_mode=0):
+    """Resolve ONNX's optional spatial attributes to explicit per-axis lists."""
+    r = len(kernel)
+    strides = list(strides) if strides else [1] * r
+    dilations = list(dilations) if dilations else [1] * r
+    if len(strides) != r or len(dilations) != r:
+        raise ctx.error(f"strides/dilations do not have {r} entries")
+    if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        pads = []
+        for i in range(r):
+            n = x.shape[2 + i]
+            out = -(-n // strides[i])
+            total = max(0, (out - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1 - n)
+            small = total // 2
+            pads.append((small, total - small) if auto_pad == "SAME_UPPER" else (total - small, small))
+        pads = [p[0] for p in pads] + [p[1] for p in pads]
+    elif auto_pad == "VALID" or not pads:
+        pads = [0] * (2 * r)
+    elif auto_pad not in ("NOTSET", ""):
+        raise ctx.error(f"auto_pad {auto_pad!r} is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID")
+    if len(pads) != 2 * r:
+        raise ctx.error(f"pads has {len(pads)} entries, expected {2 * r}")
+    if any(p < 0 for p in pads) or any(s <= 0 for s in strides) or any(d <= 0 for d in dilations):
+        raise ctx.error("pads must be >= 0, strides and dilations > 0")
+    return dict(kernel=tuple(kernel), strides=tuple(strides), dilations=tuple(dilations), pads=tuple(int(p) for p in pads))
+
+
+def _check_rank(ctx, x, low=3):
+    if x.type.rank < low:
+        raise ctx.error(f"input must have rank >= {low}, has {x.type.rank}")
+
+
+@converter("Conv")
+def conv(ctx, x, w, b=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None, strides=None):
+    _check_rank(ctx, x)
+    kernel = list(kernel_shape) if kernel_shape else list(w.shape[2:])
+    if tuple(kernel) != tuple(w.shape[2:]):
+        raise ctx.error(f"kernel_shape {kernel} differs from the weight's {list(w.shape[2:])}")
+    sp = _spatial(ctx, x, kernel, strides, dilations, pads, auto_pad)
+    return ctx.emit("conv", x, w, b, group=int(group), **sp)
+
+
+@converter("ConvTranspose")
+def conv_transpose(ctx, x, w, b=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None,
+                   output_padding=None, output_shape=None, pads=None, strides=None):
+    _check_rank(ctx, x)
+    r = x.type.rank - 2
+    kernel = list(kernel_shape) if kernel_shape else list(w.shape[2:])
+    strides = list(strides) if strides else [1] * r
+    dilations = list(dilations) if dilations else [1] * r
+    output_padding = list(output_padding) if output_padding else [0] * r
+    if output_shape or auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        # the spec: total = stride*(in-1) + output_padding + (k-1)*d + 1 - out; SAME_UPPER puts the odd pad at the end
+        out_sp = list(output_shape)[-r:] if output_shape else [x.shape[2 + i] * strides[i] for i in range(r)]
+        begin, end = [], []
+        for i in range(r):
+            total = max(0, strides[i] * (x.shape[2 + i] - 1) + output_padding[i] + (kernel[i] - 1) * dilations[i] + 1 - out_sp[i])
+            lo = total // 2 if auto_pad != "SAME_LOWER" else total - total // 2
+            begin.append(lo)
+            end.append(total - lo)
+        pads = begin + end
+    elif not pads or auto_pad == "VALID":
+        pads = [0] * (2 * r)
+    return ctx.emit("conv_transpose", x, w, b, kernel=tuple(kernel), strides=tuple(strides), dilations=tuple(dilations),
+                    pads=tuple(pads), group=int(group), output_padding=tuple(output_padding))
+
+
+@converter("Gemm")
+def gemm(ctx, a, b, c=None, *, alpha=1.0, beta=1.0, transA=0, transB=0, broadcast=0):
+    if a.type.rank != 2 or b.type.rank != 2:
+        raise ctx.error(f"A and B must be matrices, got ranks {a.type.rank} and {b.type.rank}")
+    if c is not None and beta == 0.0:
+        c = None
+    return ctx.emit("gemm", a, b, c, alpha=float(alpha), beta=float(beta), trans_a=int(transA), trans_b=int(transB))
+
+
+@converter("MatMul")
+def matmul(ctx, a, b):
+    return ctx.emit("matmul", a, b)
+
+
+@converter("MaxPool")
+def max_pool(ctx, x, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_shape, pads=None, storage_order=0, strides=None):
+    _check_rank(ctx, x)
+    sp = _spatial(ctx, x, kernel_shape, strides, dilations, pads, auto_pad)
+    return ctx.emit("max_pool", x, ceil_mode=int(ceil_mode), **sp)
+
+
+@converter("AveragePool")
+def average_pool(ctx, x, *, auto_pad="NOTSET", ceil_mode=0, count_include_pad=0, dilations=None, kernel_shape, pads=None, strides=None):
+    _check_rank(ctx, x)
+    sp = _spatial(ctx, x, kernel_shape, strides, dilations, pads, auto_pad)
+    return ctx.emit("average_pool", x, ceil_mode=int(ceil_mode), count_include_pad=int(count_include_pad), **sp)
+
+
+@converter("GlobalAveragePool", "GlobalMaxPool")
+def global_pool(ctx, x):
+    _check_rank(ctx, x)
+    op = "reduce_mean" if ctx.op_type == "GlobalAveragePool" else "reduce_max"
+    return ctx.emit(op, x, axes=tuple(range(2, x.type.rank)), keepdims=1)
+
+
+@converter("BatchNormalization")
+def batch_norm(ctx, x, scale, bias, mean, var, *, epsilon=1e-5, momentum=0.9, spatial=1, training_mode=0, is_test=1, consumed_inputs=None):
+    if training_mode:
+        raise ctx.error("training_mode=1 is not supported (inference compiler)")
+    if not spatial:
+        raise ctx.error("spatial=0 is not supported")
+    return ctx.emit("batch_norm", x, scale, bias, mean, var, epsilon=float(epsilon))
+
+
+@converter("LayerNormalization")
+def layer_norm(ctx, x, scale, bias=None, *, axis=-1, epsilon=1e-5, stash_type=1):
+    ax = axis + x.type.rank if axis < 0 else axis
+    if not 0 <= ax < x.type.rank:
+        raise ctx.error(f"axis {axis} is out of range for rank {x.type.rank}")
+    return ctx.emit("layernorm", x, scale, bias, axis=ax, epsilon=float(epsilon))
+
+
+@converter("LRN")
+def lrn(ctx, x, *, size, alpha=1e-4, beta=0.75, bias=1.0):
+    return ctx.emit("lrn", x, size=int(size), alpha=float(alpha), beta=float(beta), bias=float(bias))
+
+
+@converter("Softmax", "LogSoftmax")
+def softmax(ctx, x, *, axis=None):
+    """From opset 13 one axis; before it, the input is coerced to 2-D at `axis`."""
+    op = "softmax" if ctx.op_type == "Softmax" else "log_softmax"
+    r = x.type.rank
+    if axis is None:
+        axis = -1 if ctx.opset >= 13 else 1
+    ax = axis + r if axis < 0 else axis
+    if not 0 <= ax < max(r, 1):
+        raise ctx.error(f"axis {axis} is out of range for rank {r}")
+    if ctx.opset >= 13 or ax == r - 1:
+        return ctx.emit(op, x, axis=ax)
+    rows = math.prod(x.shape[:ax])
+    flat = ctx.emit("reshape", x, shape=(rows, x.type.numel // max(rows, 1)))
+    return ctx.emit("reshape", ctx.emit(op, flat, axis=1), shape=x.shape)
+
+
+def _resize(ctx, x, scales, sizes, *, mode, coord, nearest_mode, cubic_coeff_a=-0.75, exclude_outside=0, extrapolation_value=0.0):
+    if mode not in ("nearest", "linear", "bilinear"):
+        raise ctx.error(f"mode {mode!r} is not supported (nearest, linear)")
+    mode = "linear" if mode == "bilinear" else mode
+    if coord == "tf_crop_and_resize":
+        raise ctx.error("coordinate_transformation_mode 'tf_crop_and_resize' is not supported")
+    shape = x.shape
+    if sizes is not None:
+        sizes = [int(s) for s in sizes]
+        scales = [s / n if n else 1.0 for s, n in zip(sizes, shape)]
+    else:
+        scales = [float(s) for s in scales]
+        if len(scales) != len(shape):
+            raise ctx.error(f"{len(scales)} scales for rank {len(shape)}")
+        sizes = [int(math.floor(n * s)) for n, s in zip(shape, scales)]
+    return ctx.emit("resize", x, sizes=tuple(sizes), scales=tuple(scales), mode=mode, coord=coord, nearest_mode=nearest_mode)
+
+
+@converter("Resize")
+def resize(ctx, x, roi=None, scales=None, sizes=None, *, mode="nearest", coordinate_transformation_mode=None,
+           nearest_mode="round_prefer_floor", cubic_coeff_a=-0.75, exclude_outside=0, extrapolation_value=0.0,
+           antialias=0, axes=None, keep_aspect_ratio_policy="stretch"):
+    if ctx.opset == 10:  # Resize-10: (X, scales), asymmetric coordinates, nearest rounds down
+        scales, roi = roi, None
+        coordinate_transformation_mode = coordinate_transformation_mode or "asymmetric"
+        nearest_mode = "floor" if nearest_mode == "round_prefer_floor" else nearest_mode
+    coord = coordinate_transformation_mode or "half_pixel"
+    if antialias:
+        raise ctx.error("antialias is not supported")
+    sc = ctx.const(scales, "scales").astype(float).tolist() if scales is not None and scales.type.numel else None
+    sz = ctx.ints(sizes, "sizes") if sizes is not None and sizes.type.numel else None
+    if sc is None and sz is None:
+        raise ctx.error("neither scales nor sizes is given")
+    if axes is not None:
+        r = x.type.rank
+        full_sc, full_sz = [1.0] * r, list(x.shape)
+        for k, a in enumerate(axes):
+            a = a % r
+            if sc is not None:
+                full_sc[a] = sc[k]
+            if sz is not None:
+                full_sz[a] = sz[k]
+        sc = full_sc if sc is not None else None
+        sz = full_sz if sz is not None else None
+    if sz is not None and keep_aspect_ratio_policy != "stretch":
+        ratios = [s / n for s, n, in zip(sz, x.shape)]
+        changed = [i for i in range(len(sz)) if axes is None or i in [a % x.type.rank for a in axes]]
+        pick = min if keep_aspect_ratio_policy == "not_larger" else max
+        f = pick(ratios[i] for i in changed)
+        sc = [f if i in changed else 1.0 for i in range(len(sz))]
+        sz = [int(round(n * f)) if i in changed else n for i, n in enumerate(x.shape)]
+        return ctx.emit("resize", x, sizes=tuple(sz), scales=tuple(sc), mode=mode if mode != "bilinear" else "linear",
+                        coord=coord, nearest_mode=nearest_mode)
+    return _resize(ctx, x, sc, sz, mode=mode, coord=coord, nearest_mode=nearest_mode)
+
+
+@converter("Upsample")
+def upsample(ctx, x, scales=None, *, mode="nearest", height_scale=None, width_scale=None):
+    """Upsample-7 has a `scales` attribute, Upsample-9 a `scales` input."""
+    if isinstance(scales, (list, tuple)):
+        sc = [float(s) for s in scales]
+    else:
+        sc = ctx.const(scales, "scales").astype(float).tolist() if scales is not None else None
+    if sc is None:
+        raise ctx.error("scales is missing")
+    return _resize(ctx, x, sc, None, mode=mode, coord="asymmetric", nearest_mode="floor")
+

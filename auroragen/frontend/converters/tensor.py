@@ -1,0 +1,273 @@
+"""Shape and data-movement ONNX ops. Shape-valued inputs must be known at
+compile time; ops on them fold as they are imported."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ...ir import Splat
+from ...ir.types import DType, TensorType
+from ..importer import converter
+
+
+def _axis(ctx, axis: int, rank: int) -> int:
+    if not -rank <= axis < max(rank, 1):
+        raise ctx.error(f"axis {axis} is out of range for rank {rank}")
+    return axis % rank if rank else 0
+
+
+def _axes(ctx, axes, rank: int) -> list[int]:
+    out = sorted({_axis(ctx, int(a), rank) for a in axes})
+    if len(out) != len(list(axes)):
+        raise ctx.error(f"axes {list(axes)} repeat an axis")
+    return out
+
+
+def _ints_or_attr(ctx, v, attr, what):
+    """A list given as an attribute (older opsets) or a constant input (newer)."""
+    if v is not None:
+        return ctx.ints(v, what)
+    return None if attr is None else [int(a) for a in attr]
+
+
+@converter("Reshape")
+def reshape(ctx, x, shape=None, *, allowzero=0, **legacy):
+    want = ctx.ints(shape, "shape") if shape is not None else [int(d) for d in legacy.get("shape", [])]
+    out = []
+    for i, d in enumerate(want):
+        if d == 0 and not allowzero:
+            if i >= x.type.rank:
+                raise ctx.error(f"shape {want}: 0 at axis {i} copies a dimension the input does not have")
+            d = x.shape[i]
+        out.append(d)
+    if out.count(-1) > 1 or any(d < -1 for d in out):
+        raise ctx.error(f"shape {want} is not a valid target shape")
+    if -1 in out:
+        known = math.prod(d for d in out if d != -1)
+        if known == 0 or x.type.numel % known:
+            raise ctx.error(f"cannot reshape {list(x.shape)} to {want}")
+        out[out.index(-1)] = x.type.numel // known
+    return ctx.emit("reshape", x, shape=tuple(out))
+
+
+@converter("Flatten")
+def flatten(ctx, x, *, axis=1):
+    ax = _axis(ctx, axis, x.type.rank + 1) if axis != x.type.rank else axis
+    rows = math.prod(x.shape[:ax])
+    return ctx.emit("reshape", x, shape=(rows, math.prod(x.shape[ax:])))
+
+
+@converter("Squeeze")
+def squeeze(ctx, x, axes_in=None, *, axes=None):
+    axes = _ints_or_attr(ctx, axes_in, axes, "axes")
+    r = x.type.rank
+    if axes is None:
+        drop = [i for i, d in enumerate(x.shape) if d == 1]
+    else:
+        drop = _axes(ctx, axes, r)
+        for a in drop:
+            if x.shape[a] != 1:
+                raise ctx.error(f"cannot squeeze axis {a} of size {x.shape[a]}")
+    return ctx.emit("reshape", x, shape=tuple(d for i, d in enumerate(x.shape) if i not in drop))
+
+
+@converter("Unsqueeze")
+def unsqueeze(ctx, x, axes_in=None, *, axes=None):
+    axes = _ints_or_attr(ctx, axes_in, axes, "axes")
+    if axes is None:
+        raise ctx.error("axes is missing")
+    r = x.type.rank + len(axes)
+    new = _axes(ctx, axes, r)
+    it = iter(x.shape)
+    return ctx.emit("reshape", x, shape=tuple(1 if i in new else next(it) for i in range(r)))
+
+
+@converter("Transpose")
+def transpose(ctx, x, *, perm=None):
+    perm = list(perm) if perm is not None else list(range(x.type.rank))[::-1]
+    if sorted(perm) != list(range(x.type.rank)):
+        raise ctx.error(f"perm {perm} is not a permutation of {x.type.rank} axes")
+    if perm == sorted(perm):
+        return x
+    return ctx.emit("transpose", x, perm=tuple(perm))
+
+
+@converter("Concat")
+def concat(ctx, *xs, axis=None):
+    if axis is None:
+        if ctx.opset >= 4:
+            raise ctx.error("axis is missing")
+        axis = 1
+    ax = _axis(ctx, axis, xs[0].type.rank)
+    parts = [x for x in xs if x.shape[ax] != 0] or list(xs[:1])
+    if len(parts) == 1:
+        return parts[0]
+    return ctx.emit("concat", *parts, axis=ax)
+
+
+@converter("Split")
+def split(ctx, x, split_in=None, *, axis=0, split=None, num_outputs=None):
+    ax = _axis(ctx, axis, x.type.rank)
+    sizes = _ints_or_attr(ctx, split_in, split, "split")
+    n = x.shape[ax]
+    if sizes is None:
+        k = num_outputs or ctx.n_outputs
+        if num_outputs is not None:  # Split-18: chunks of ceil(n/k), the last one smaller
+            chunk = -(-n // k)
+            sizes = [min(chunk, n - i * chunk) for i in range(k)]
+        else:
+            if n % k:
+                raise ctx.error(f"dimension {n} does not split evenly into {k} outputs")
+            sizes = [n // k] * k
+    if sum(sizes) != n or any(s < 0 for s in sizes):
+        raise ctx.error(f"split {sizes} does not sum to dimension {n}")
+    return ctx.emit_multi("split", x, axis=ax, split=tuple(sizes))
+
+
+def canonical_slice(shape, starts, ends, axes, steps):
+    """Per-axis (start, end, step) with ONNX's clamping, for every axis of `shape`."""
+    r = len(shape)
+    st, en, sp = [0] * r, list(shape), [1] * r
+    for s, e, a, k in zip(starts, ends, axes, steps):
+        d = shape[a]
+        if k == 0:
+            raise ValueError("slice step cannot be 0")
+        s = s + d if s < 0 else s
+        e = e + d if e < 0 else e
+        if k > 0:
+            s, e = min(max(s, 0), d), min(max(e, 0), d)
+        else:
+            s, e = min(max(s, 0), d - 1), min(max(e, -1), d - 1)
+        st[a], en[a], sp[a] = s, e, k
+    return tuple(st), tuple(en), tuple(sp)
+
+
+@converter("Slice")
+def slice_(ctx, x, starts_in=None, ends_in=None, axes_in=None, steps_in=None, *, starts=None, ends=None, axes=None):
+    r = x.type.rank
+    starts = _ints_or_attr(ctx, starts_in, starts, "starts")
+    ends = _ints_or_attr(ctx, ends_in, ends, "ends")
+    axes = _ints_or_attr(ctx, axes_in, axes, "axes")
+    steps = ctx.ints(steps_in, "steps") if steps_in is not None else [1] * len(starts)
+    axes = list(range(len(starts))) if axes is None else [_axis(ctx, a, r) for a in axes]
+    if not (len(starts) == len(ends) == len(axes) == len(steps)) or len(set(axes)) != len(axes):
+        raise ctx.error("starts, ends, axes and steps do not match")
+    try:
+        s, e, k = canonical_slice(x.shape, starts, ends, axes, steps)
+    except ValueError as err:
+        raise ctx.error(str(err)) from None
+    if s == (0,) * r and e == x.shape and k == (1,) * r:
+        return x
+    return ctx.emit("slice", x, starts=s, ends=e, steps=k)
+
+
+@converter("Gather")
+def gather(ctx, x, idx, *, axis=0):
+    ax = _axis(ctx, axis, x.type.rank)
+    if ctx.is_const(idx):
+        bad = [int(i) for i in ctx.const(idx).reshape(-1) if not -x.shape[ax] <= i < x.shape[ax]]
+        if bad:
+            raise ctx.error(f"index {bad[0]} is out of range for axis {ax} of size {x.shape[ax]}")
+    return ctx.emit("gather", x, idx, axis=ax)
+
+
+@converter("Pad")
+def pad(ctx, x, pads_in=None, value_in=None, axes_in=None, *, mode="constant", pads=None, value=0.0, paddings=None):
+    r = x.type.rank
+    p = _ints_or_attr(ctx, pads_in, pads if pads is not None else paddings, "pads")
+    if p is None:
+        raise ctx.error("pads is missing")
+    if axes_in is not None:
+        axes = [_axis(ctx, a, r) for a in ctx.ints(axes_in, "axes")]
+        full = [0] * (2 * r)
+        for k, a in enumerate(axes):
+            full[a], full[a + r] = p[k], p[k + len(axes)]
+        p = full
+    if len(p) != 2 * r:
+        raise ctx.error(f"pads has {len(p)} entries, expected {2 * r}")
+    if mode not in ("constant", "reflect", "edge", "wrap"):
+        raise ctx.error(f"mode {mode!r} is not supported")
+    v = ctx.const(value_in, "constant_value").item() if value_in is not None and ctx.opset >= 11 else value
+    if mode == "reflect" and any(p[i] >= x.shape[i] or p[i + r] >= x.shape[i] for i in range(r) if p[i] or p[i + r]):
+        raise ctx.error("reflect padding must be smaller than the padded dimension")
+    if not any(p):
+        return x
+    v = float(v) if x.dtype.is_float else int(v)
+    return ctx.emit("pad", x, pads=tuple(p), mode=mode, value=v)
+
+
+@converter("Expand")
+def expand(ctx, x, shape):
+    want = tuple(ctx.ints(shape, "shape"))
+    try:
+        out = tuple(np.broadcast_shapes(x.shape, want))
+    except ValueError:
+        raise ctx.error(f"shape {list(x.shape)} does not broadcast to {list(want)}") from None
+    if out == x.shape:
+        return x
+    return ctx.emit("expand", x, shape=want)
+
+
+@converter("Tile")
+def tile(ctx, x, repeats):
+    reps = ctx.ints(repeats, "repeats")
+    if len(reps) != x.type.rank:
+        raise ctx.error(f"{len(reps)} repeats for rank {x.type.rank}")
+    # Tile = expand on interleaved axes, then merge: [d] * r -> [r, d] -> [r*d]
+    inter = tuple(s for d in x.shape for s in (1, d))
+    want = tuple(s for d, k in zip(x.shape, reps) for s in (k, d))
+    y = ctx.emit("expand", ctx.emit("reshape", x, shape=inter), shape=want)
+    return ctx.emit("reshape", y, shape=tuple(d * k for d, k in zip(x.shape, reps)))
+
+
+@converter("Shape")
+def shape(ctx, x, *, start=0, end=None):
+    dims = list(x.shape)
+    r = len(dims)
+    s = min(max(start + r if start < 0 else start, 0), r)
+    e = r if end is None else min(max(end + r if end < 0 else end, 0), r)
+    return ctx.constant(np.array(dims[s:e], dtype=np.int64))
+
+
+@converter("Size")
+def size(ctx, x):
+    return ctx.constant(np.array(x.type.numel, dtype=np.int64))
+
+
+@converter("ConstantOfShape")
+def constant_of_shape(ctx, shape, *, value=None):
+    dims = ctx.ints(shape, "shape")
+    if any(d < 0 for d in dims):
+        raise ctx.error(f"negative dimension in shape {dims}")
+    val = np.zeros(1, np.float32) if value is None else np.asarray(value).reshape(-1)
+    t = TensorType(DType.from_numpy(val.dtype), tuple(dims))
+    if t.numel <= 16:
+        return ctx.constant(np.full(dims, val[0], dtype=val.dtype))
+    return ctx.constant(Splat(val[0].item()), t)
+
+
+@converter("Constant")
+def constant(ctx, *, value=None, value_float=None, value_floats=None, value_int=None, value_ints=None,
+             sparse_value=None, value_string=None, value_strings=None):
+    if value is not None:
+        return ctx.constant(np.asarray(value))
+    if value_float is not None:
+        return ctx.constant(np.array(value_float, np.float32))
+    if value_floats is not None:
+        return ctx.constant(np.array(value_floats, np.float32))
+    if value_int is not None:
+        return ctx.constant(np.array(value_int, np.int64))
+    if value_ints is not None:
+        return ctx.constant(np.array(value_ints, np.int64))
+    raise ctx.error("only tensor, float and int constants are supported")
+
+
+@converter("Range")
+def range_(ctx, start, limit, delta):
+    s, lim, d = (ctx.const(v, n).item() for v, n in ((start, "start"), (limit, "limit"), (delta, "delta")))
+    if d == 0:
+        raise ctx.error("delta is 0")
+    n = max(int(math.ceil((lim - s) / d)), 0)
+    return ctx.constant((s + np.arange(n) * d).astype(start.dtype.np))

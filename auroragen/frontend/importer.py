@@ -1,0 +1,265 @@
+"""ONNX graph -> Aurora IR.
+
+Each ONNX op has one converter (see `converters/`): a function taking the
+import context, the node's inputs as IR values and its attributes as keyword
+arguments with the spec's defaults. Converters emit canonical Aurora ops
+through `ctx.emit`, which infers output types from the op registry and folds
+the op at once when every input is a compile-time constant: this is how
+Shape -> Gather -> Concat -> Reshape chains become plain attributes.
+
+Opset strategy: converters read the attribute-or-input form of every opset
+the default domain has had (Reshape's shape input, Squeeze/Split/Reduce axes
+moving from attribute to input, Softmax's coerced-2-D semantics before 13,
+...), keyed on `ctx.opset`. No model is rewritten by onnx.version_converter,
+which fails on many real graphs and adapts nothing we cannot read directly.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Callable
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+from ..errors import AuroraError
+from ..ir import Graph, Node, Splat, TensorType, Value, ops
+from ..ir.types import DType
+from .loader import graph_inputs
+
+CONVERTERS: dict[str, Callable[..., Any]] = {}
+
+FOLD_LIMIT = 1 << 16  # fold ops on constants up to this many output elements
+# ops that only move data: on splat constants they give splats of the same value
+_MOVES = {"reshape", "transpose", "slice", "expand", "gather", "split", "concat", "identity"}
+
+
+def converter(*onnx_ops: str):
+    def wrap(fn):
+        for name in onnx_ops:
+            if name in CONVERTERS:
+                raise RuntimeError(f"converter for {name} registered twice")
+            CONVERTERS[name] = fn
+        return fn
+
+    return wrap
+
+
+def _set_name(v: Value, name: str) -> None:
+    # Values are frozen for passes; the importer names the ones it just made.
+    object.__setattr__(v, "name", name)
+
+
+class Context:
+    """What a converter sees: the opset, constants, and `emit`."""
+
+    def __init__(self, opset: int):
+        self.opset = opset
+        self.nodes: list[Node] = []
+        self.consts: dict[Value, np.ndarray | Splat] = {}
+        self.node_name = ""
+        self.op_type = ""
+        self.n_outputs = 1
+
+    # -- errors --------------------------------------------------------------
+    def error(self, msg: str) -> AuroraError:
+        return AuroraError(msg, node=self.node_name, op=self.op_type)
+
+    # -- constants -----------------------------------------------------------
+    def constant(self, value: np.ndarray | Splat, t: TensorType | None = None) -> Value:
+        if isinstance(value, np.ndarray):
+            value = np.ascontiguousarray(value)
+            t = TensorType(DType.from_numpy(value.dtype), value.shape)
+        v = Value(t)
+        self.nodes.append(Node("constant", (), (v,), {"value": value}, self.node_name))
+        self.consts[v] = value
+        return v
+
+    def is_const(self, v: Value | None) -> bool:
+        return v is not None and v in self.consts
+
+    def const(self, v: Value | None, what: str = "input") -> np.ndarray:
+        """The value of v, which must be known at compile time."""
+        if v is None:
+            raise self.error(f"{what} is missing")
+        if v not in self.consts:
+            raise self.error(f"{what} must be known at compile time (it depends on the model's inputs)")
+        c = self.consts[v]
+        return c.materialize(v.type) if isinstance(c, Splat) else c
+
+    def ints(self, v: Value | None, what: str = "input") -> list[int]:
+        return [int(x) for x in self.const(v, what).reshape(-1)]
+
+    # -- emitting ops ----------------------------------------------------------
+    def emit(self, op: str, *inputs: Value | None, **attrs) -> Value:
+        outs = self.emit_multi(op, *inputs, **attrs)
+        if len(outs) != 1:
+            raise AssertionError(f"{op} has {len(outs)} outputs")
+        return outs[0]
+
+    def emit_multi(self, op: str, *inputs: Value | None, **attrs) -> list[Value]:
+        opdef = ops.get(op)
+        try:
+            types = opdef.infer_types([None if v is None else v.type for v in inputs], attrs)
+        except (ValueError, TypeError, IndexError, KeyError) as e:
+            raise self.error(str(e)) from None
+        for t in types:
+            if any(d < 0 for d in t.shape):
+                raise self.error(f"negative dimension in result shape {list(t.shape)}")
+        folded = self._fold(opdef, inputs, attrs, types)
+        if folded is not None:
+            return folded
+        outs = tuple(Value(t) for t in types)
+        self.nodes.append(Node(op, tuple(inputs), outs, attrs, self.node_name))
+        return list(outs)
+
+    def _fold(self, opdef, inputs, attrs, types) -> list[Value] | None:
+        present = [v for v in inputs if v is not None]
+        if not present or not all(v in self.consts for v in present):
+            return None
+        splats = [self.consts[v] for v in present if isinstance(self.consts[v], Splat)]
+        if splats and len(splats) == len(present):
+            if opdef.name in _MOVES and len({s.value for s in splats}) == 1:
+                return [self.constant(splats[0], t) for t in types]
+            if types[0].shape == np.broadcast_shapes(*(v.shape for v in present)) and opdef.name not in _MOVES:
+                try:  # elementwise on splats: compute once on one element
+                    r = opdef.run([None if v is None else self.const(v).reshape(-1)[:1] for v in inputs], attrs)
+                    if len(r) == 1 and r[0].size == 1 and _is_elementwise(opdef.name):
+                        return [self.constant(Splat(r[0].reshape(-1)[0].item()), types[0])]
+                except Exception:  # noqa: BLE001 - fall through to the general rule
+                    pass
+        if sum(t.numel for t in types) > FOLD_LIMIT:
+            return None
+        try:
+            with np.errstate(all="ignore"):
+                results = opdef.run([None if v is None else self.const(v) for v in inputs], attrs)
+        except Exception as e:  # noqa: BLE001 - a fold that fails is the model's error
+            raise self.error(f"cannot evaluate at compile time: {e}") from None
+        return [self.constant(np.asarray(r).astype(t.dtype.np).reshape(t.shape)) for r, t in zip(results, types)]
+
+
+def _is_elementwise(op: str) -> bool:
+    from ..ir.ops import elementwise
+
+    return op in elementwise.UNARY or op in elementwise.UNARY_ATTR or op in elementwise.BINARY or op in elementwise.COMPARE or op in ("where", "cast")
+
+
+def attribute_values(node: onnx.NodeProto) -> dict[str, Any]:
+    out = {}
+    for a in node.attribute:
+        v = helper.get_attribute_value(a)
+        if isinstance(v, bytes):
+            v = v.decode("utf-8", "replace")
+        elif isinstance(v, onnx.TensorProto):
+            v = numpy_helper.to_array(v)
+        elif isinstance(v, list) and v and isinstance(v[0], bytes):
+            v = [x.decode("utf-8", "replace") for x in v]
+        out[a.name] = v
+    return out
+
+
+def value_type(vi: onnx.ValueInfoProto) -> TensorType:
+    tt = vi.type.tensor_type
+    try:
+        dt = DType.from_onnx(tt.elem_type)
+    except ValueError as e:
+        raise AuroraError(f"input {vi.name!r}: {e}") from None
+    return TensorType(dt, tuple(d.dim_value for d in tt.shape.dim))
+
+
+def import_model(model: onnx.ModelProto) -> Graph:
+    from . import converters  # noqa: F401  (registration)
+
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+    if opset is None:
+        raise AuroraError("the model imports no version of the default ONNX domain")
+    g = model.graph
+    ctx = Context(opset)
+    env: dict[str, Value] = {}
+    inputs = []
+    for vi in graph_inputs(model):
+        v = Value(value_type(vi), vi.name)
+        env[vi.name] = v
+        inputs.append(v)
+    for t in g.initializer:
+        try:
+            arr = numpy_helper.to_array(t)
+        except Exception as e:  # noqa: BLE001
+            raise AuroraError(f"initializer {t.name!r} cannot be read: {e}") from None
+        try:
+            DType.from_numpy(arr.dtype)
+        except ValueError as e:
+            raise AuroraError(f"initializer {t.name!r}: {e}") from None
+        env[t.name] = ctx.constant(arr)
+        _set_name(env[t.name], t.name)
+    inferred = {vi.name: vi for vi in list(g.value_info) + list(g.output)}
+    used = {i for n in g.node for i in n.input} | {o.name for o in g.output}
+    for node in g.node:
+        _convert(ctx, node, env, used, inferred)
+    outputs = []
+    for o in g.output:
+        if o.name not in env:
+            raise AuroraError(f"graph output {o.name!r} is not produced by any node")
+        v = env[o.name]
+        if v in ctx.consts or v in inputs or v in outputs or v.name != o.name:
+            ctx.node_name, ctx.op_type = o.name, "output"
+            v2 = Value(v.type, o.name)
+            ctx.nodes.append(Node("identity", (v,), (v2,), {}, o.name))
+            v = v2
+        outputs.append(v)
+    return Graph(inputs, outputs, ctx.nodes, "main")
+
+
+def _convert(ctx: Context, node: onnx.NodeProto, env, used, inferred) -> None:
+    ctx.node_name, ctx.op_type, ctx.n_outputs = node.name, node.op_type, len(node.output)
+    if node.domain not in ("", "ai.onnx"):
+        raise ctx.error(f"domain {node.domain!r} is not supported")
+    fn = CONVERTERS.get(node.op_type)
+    if fn is None:
+        raise ctx.error("unsupported operator")
+    ins = []
+    for name in node.input:
+        if name == "":
+            ins.append(None)
+        elif name not in env:
+            raise ctx.error(f"input {name!r} is not defined before this node")
+        else:
+            ins.append(env[name])
+    attrs = attribute_values(node)
+    sig = inspect.signature(fn)
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
+    unknown = [] if takes_any else [a for a in attrs if a not in sig.parameters]
+    if unknown:
+        raise ctx.error(f"unsupported attribute {unknown[0]!r}")
+    try:
+        result = fn(ctx, *ins, **attrs)
+    except TypeError as e:
+        if "positional argument" in str(e):
+            raise ctx.error(f"wrong number of inputs ({len(ins)})") from None
+        raise
+    outs = list(result) if isinstance(result, (list, tuple)) else [result]
+    for k, name in enumerate(node.output):
+        if name == "":
+            continue
+        if k >= len(outs) or outs[k] is None:
+            if name in used:
+                raise ctx.error(f"output {k} ({name!r}) is not supported")
+            continue
+        v = outs[k]
+        if not v.name:
+            _set_name(v, name)
+        env[name] = v
+        _check_inferred(ctx, v, inferred.get(name))
+
+
+def _check_inferred(ctx: Context, v: Value, vi) -> None:
+    """Cross-check our shape against onnx.shape_inference where it found a static one."""
+    if vi is None or not vi.type.HasField("tensor_type"):
+        return
+    tt = vi.type.tensor_type
+    if not tt.HasField("shape") or not all(d.HasField("dim_value") for d in tt.shape.dim):
+        return
+    theirs = tuple(d.dim_value for d in tt.shape.dim)
+    if theirs != v.shape:
+        raise ctx.error(f"result shape {list(v.shape)} differs from the model's declared or inferred shape {list(theirs)}")

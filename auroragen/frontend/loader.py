@@ -1,0 +1,142 @@
+"""Load an ONNX model safely and fix every input shape.
+
+- External data is resolved only inside the model's folder: absolute paths,
+  paths that climb out, and symlinks that lead out are refused.
+- Symbolic dimensions are fixed from `--dim NAME=VALUE` and
+  `--input-shape NAME=D0xD1x...`; one left unfixed is an error naming it.
+- onnx.shape_inference then runs on the fixed model; its static shapes are
+  cross-checked against the IR's own shape rules during import.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import onnx
+from google.protobuf.message import DecodeError
+from onnx import external_data_helper
+
+from ..errors import AuroraError
+
+
+def load_model(src, *, dims: dict[str, int] | None = None, input_shapes: dict[str, list[int]] | None = None) -> onnx.ModelProto:
+    model = _read(src) if not isinstance(src, onnx.ModelProto) else _copy(src)
+    if not model.HasField("graph"):
+        raise AuroraError("the model has no graph (not an ONNX model?)")
+    fix_input_shapes(model, dims or {}, input_shapes or {})
+    try:
+        model = onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=False, data_prop=True)
+    except Exception:  # noqa: BLE001 - inference is a cross-check; import reports the real problem
+        pass
+    return model
+
+
+def _copy(m: onnx.ModelProto) -> onnx.ModelProto:
+    out = onnx.ModelProto()
+    out.CopyFrom(m)
+    return out
+
+
+def _read(src) -> onnx.ModelProto:
+    path = Path(src)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise AuroraError(f"cannot read model {str(path)!r}: {e.strerror or e}") from None
+    if not data:
+        raise AuroraError(f"model file {str(path)!r} is empty")
+    model = onnx.ModelProto()
+    try:
+        model.ParseFromString(data)
+    except (DecodeError, RuntimeError, ValueError) as e:
+        raise AuroraError(f"{str(path)!r} is not a valid ONNX protobuf: {str(e).splitlines()[0] if str(e) else 'decode error'}") from None
+    if not model.HasField("graph"):
+        raise AuroraError(f"{str(path)!r} is not an ONNX model: it has no graph")
+    load_external_data(model, path.parent)
+    return model
+
+
+def load_external_data(model: onnx.ModelProto, base: Path) -> None:
+    """Read external tensor data, refusing any location outside `base`."""
+    root = base.resolve()
+    for t in external_data_helper._get_all_tensors(model):
+        if not external_data_helper.uses_external_data(t):
+            continue
+        info = {e.key: e.value for e in t.external_data}
+        loc = info.get("location", "")
+        if not loc or os.path.isabs(loc) or loc.startswith(("/", "\\")) or ":" in loc:
+            raise AuroraError(f"tensor {t.name!r}: external data path {loc!r} must be relative to the model's folder")
+        target = (root / loc).resolve()
+        if root != target and root not in target.parents:
+            raise AuroraError(f"tensor {t.name!r}: external data path {loc!r} leaves the model's folder")
+        try:
+            with open(target, "rb") as f:
+                f.seek(int(info.get("offset", 0)))
+                n = int(info["length"]) if "length" in info else -1
+                raw = f.read(n)
+        except OSError as e:
+            raise AuroraError(f"tensor {t.name!r}: cannot read external data {loc!r}: {e.strerror or e}") from None
+        if n >= 0 and len(raw) != n:
+            raise AuroraError(f"tensor {t.name!r}: external data {loc!r} is shorter than its length {n}")
+        t.raw_data = raw
+        del t.external_data[:]
+        t.data_location = onnx.TensorProto.DEFAULT
+
+
+def graph_inputs(model: onnx.ModelProto):
+    """Graph inputs that are not initializers: the model's real inputs (ABI order)."""
+    inits = {t.name for t in model.graph.initializer}
+    return [i for i in model.graph.input if i.name not in inits]
+
+
+def fix_input_shapes(model: onnx.ModelProto, dims: dict[str, int], input_shapes: dict[str, list[int]]) -> None:
+    inputs = graph_inputs(model)
+    names = {i.name for i in inputs}
+    for name in input_shapes:
+        if name not in names:
+            raise AuroraError(f"--input-shape {name}: the model has no input named {name!r} (inputs: {', '.join(sorted(names))})")
+    used: set[str] = set()
+    for inp in inputs:
+        tt = inp.type.tensor_type
+        if not inp.type.HasField("tensor_type"):
+            raise AuroraError(f"input {inp.name!r} is not a tensor (sequences, maps and optionals are not supported)")
+        if not tt.HasField("shape"):
+            if inp.name not in input_shapes:
+                raise AuroraError(f"input {inp.name!r} has no shape: give one with --input-shape {inp.name}=D0xD1x...")
+        if inp.name in input_shapes:
+            want = input_shapes[inp.name]
+            if tt.HasField("shape") and len(tt.shape.dim) != len(want):
+                raise AuroraError(f"--input-shape {inp.name}: rank {len(want)} given, the model says rank {len(tt.shape.dim)}")
+            for k, d in enumerate(want):
+                if tt.HasField("shape") and tt.shape.dim[k].HasField("dim_value") and tt.shape.dim[k].dim_value != d:
+                    raise AuroraError(f"--input-shape {inp.name}: dimension {k} is {tt.shape.dim[k].dim_value} in the model, not {d}")
+            tt.shape.Clear()
+            for d in want:
+                tt.shape.dim.add().dim_value = d
+            continue
+        for k, d in enumerate(tt.shape.dim):
+            if d.HasField("dim_value"):
+                if d.dim_value < 0:
+                    raise AuroraError(f"input {inp.name!r} dimension {k} is negative ({d.dim_value})")
+                continue
+            if d.HasField("dim_param") and d.dim_param in dims:
+                used.add(d.dim_param)
+                d.dim_value = dims[d.dim_param]
+                continue
+            if d.HasField("dim_param"):
+                raise AuroraError(
+                    f"input {inp.name!r} dimension {k} is symbolic ({d.dim_param!r}): fix it with --dim {d.dim_param}=N "
+                    f"or --input-shape {inp.name}=D0xD1x..."
+                )
+            raise AuroraError(f"input {inp.name!r} dimension {k} is unknown: fix it with --input-shape {inp.name}=D0xD1x...")
+    unused = set(dims) - used
+    # a --dim naming a dimension that appears only inside the graph is fine; one that appears nowhere is a typo
+    everywhere = {d.dim_param for vi in list(model.graph.input) + list(model.graph.output) + list(model.graph.value_info)
+                  for d in vi.type.tensor_type.shape.dim if d.HasField("dim_param")}
+    for name in sorted(unused - everywhere):
+        raise AuroraError(f"--dim {name}: no dimension of the model is named {name!r}")
+    for vi in list(model.graph.output) + list(model.graph.value_info):
+        for d in vi.type.tensor_type.shape.dim:
+            if d.HasField("dim_param") and d.dim_param in dims:
+                d.dim_value = dims[d.dim_param]

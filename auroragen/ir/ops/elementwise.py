@@ -1,0 +1,153 @@
+"""Elementwise ops: one output element from the same-index elements of
+numpy-broadcast inputs. The tables below are the whole definition of each op's
+semantics; the C emitter has a matching table of expressions."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..types import DType, TensorType
+from .registry import register
+
+
+def broadcast_shape(*shapes) -> tuple[int, ...]:
+    try:
+        return tuple(np.broadcast_shapes(*shapes))
+    except ValueError:
+        raise ValueError("shapes " + " and ".join(str(list(s)) for s in shapes) + " do not broadcast") from None
+
+
+def _same(x: TensorType, *rest, **_):
+    return x
+
+
+def _broadcast(*ts, **_):
+    dtypes = {t.dtype for t in ts}
+    if len(dtypes) != 1:
+        raise ValueError("inputs have different element types: " + ", ".join(sorted(d.short for d in dtypes)))
+    return TensorType(ts[0].dtype, broadcast_shape(*(t.shape for t in ts)))
+
+
+def _compare(*ts, **_):
+    return _broadcast(*ts).with_dtype(DType.BOOL)
+
+
+_erf = np.frompyfunc(math.erf, 1, 1)
+
+
+def _sigmoid(x):
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-x))
+
+
+UNARY = {
+    "neg": lambda x: -x,
+    "abs": np.abs,
+    "sqrt": np.sqrt,
+    "exp": np.exp,
+    "log": np.log,
+    "reciprocal": lambda x: 1 / x,
+    "floor": np.floor,
+    "ceil": np.ceil,
+    "sin": np.sin,
+    "cos": np.cos,
+    "relu": lambda x: np.maximum(x, 0),
+    "sigmoid": _sigmoid,
+    "tanh": np.tanh,
+    "erf": lambda x: _erf(x).astype(x.dtype),
+    "sign": np.sign,
+    "softplus": lambda x: np.log1p(np.exp(x)),
+    "not": np.logical_not,
+    "hard_swish": lambda x: x * np.clip(x / 6 + 0.5, 0, 1),
+}
+UNARY_ATTR = {
+    "leaky_relu": lambda x, alpha: np.where(x >= 0, x, x * alpha),
+    "elu": lambda x, alpha: np.where(x >= 0, x, alpha * (np.exp(x) - 1)),
+    "hard_sigmoid": lambda x, alpha, beta: np.clip(alpha * x + beta, 0, 1),
+    "clip": lambda x, min, max: np.minimum(np.maximum(x, min), max),
+}
+
+
+def _int_div(a, b):
+    if a.dtype.kind in "iu":  # C semantics: truncate toward zero
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.trunc(np.divide(a, b, dtype=np.float64)).astype(a.dtype)
+    return a / b
+
+
+def _pow(a, b):
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        return np.power(a, b)
+
+
+BINARY = {
+    "add": np.add,
+    "sub": np.subtract,
+    "mul": np.multiply,
+    "div": _int_div,
+    "pow": _pow,
+    "min": np.minimum,
+    "max": np.maximum,
+    "and": np.logical_and,
+    "or": np.logical_or,
+    "xor": np.logical_xor,
+    "prelu": lambda x, slope: np.where(x < 0, x * slope, x),
+}
+COMPARE = {
+    "equal": np.equal,
+    "less": np.less,
+    "greater": np.greater,
+    "less_or_equal": np.less_equal,
+    "greater_or_equal": np.greater_equal,
+}
+
+
+def _register_all():
+    for name, fn in UNARY.items():
+        def ev(x, _fn=fn):
+            with np.errstate(all="ignore"):
+                return np.asarray(_fn(x)).astype(x.dtype, copy=False)
+
+        register(name, infer=_same)(ev)
+    for name, fn in UNARY_ATTR.items():
+        def ev(x, _fn=fn, **kw):
+            with np.errstate(all="ignore"):
+                return np.asarray(_fn(x, **kw)).astype(x.dtype, copy=False)
+
+        register(name, infer=_same)(ev)
+    for name, fn in BINARY.items():
+        def ev(a, b, _fn=fn):
+            with np.errstate(all="ignore"):
+                return np.asarray(_fn(a, b)).astype(a.dtype, copy=False)
+
+        register(name, infer=_broadcast)(ev)
+    for name, fn in COMPARE.items():
+        register(name, infer=_compare)(lambda a, b, _fn=fn: np.asarray(_fn(a, b)))
+
+
+_register_all()
+
+
+def _where_type(c, x, y):
+    if c.dtype is not DType.BOOL:
+        raise ValueError("condition must be bool")
+    _broadcast(x, y)
+    return TensorType(x.dtype, broadcast_shape(c.shape, x.shape, y.shape))
+
+
+@register("where", infer=_where_type)
+def where(c, x, y):
+    return np.where(c, x, y)
+
+
+@register("cast", infer=lambda x, to: x.with_dtype(DType(to)))
+def cast(x, to):
+    dt = DType(to)
+    if dt is DType.BOOL:
+        return x != 0
+    if x.dtype.kind == "f" and dt.is_int:
+        with np.errstate(invalid="ignore"):
+            return np.trunc(x).astype(dt.np)
+    return x.astype(dt.np)

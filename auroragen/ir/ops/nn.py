@@ -1,0 +1,314 @@
+"""Neural-network ops: linear algebra, convolution, pooling, normalisation,
+resize. Spatial attributes are canonical: explicit per-axis kernel, strides,
+dilations and pads (all begins, then all ends), as ONNX spells them."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..types import DType, TensorType
+from .elementwise import broadcast_shape
+from .registry import register
+
+# -- linear algebra ------------------------------------------------------------
+
+
+def _matmul_type(a, b):
+    if a.rank == 0 or b.rank == 0:
+        raise ValueError("matmul operands must have rank >= 1")
+    sa = a.shape if a.rank > 1 else (1,) + a.shape
+    sb = b.shape if b.rank > 1 else b.shape + (1,)
+    if sa[-1] != sb[-2]:
+        raise ValueError(f"inner dimensions differ: {list(a.shape)} @ {list(b.shape)}")
+    batch = broadcast_shape(sa[:-2], sb[:-2])
+    shape = batch + (sa[-2] if a.rank > 1 else None, sb[-1] if b.rank > 1 else None)
+    return a.with_shape([d for d in shape if d is not None])
+
+
+@register("matmul", infer=_matmul_type)
+def matmul(a, b):
+    return np.matmul(a, b)
+
+
+def _gemm_type(a, b, c=None, *, alpha=1.0, beta=1.0, trans_a=0, trans_b=0):
+    m, k = a.shape[::-1] if trans_a else a.shape
+    k2, n = b.shape[::-1] if trans_b else b.shape
+    if k != k2:
+        raise ValueError(f"inner dimensions differ: {k} and {k2}")
+    if c is not None:
+        broadcast_shape(c.shape, (m, n))
+    return a.with_shape((m, n))
+
+
+@register("gemm", infer=_gemm_type)
+def gemm(a, b, c=None, *, alpha=1.0, beta=1.0, trans_a=0, trans_b=0):
+    a = a.T if trans_a else a
+    b = b.T if trans_b else b
+    y = np.float32(alpha) * (a @ b) if alpha != 1.0 else a @ b
+    if c is not None:
+        y = y + (np.float32(beta) * c if beta != 1.0 else c)
+    return y.astype(a.dtype)
+
+
+# -- convolution ---------------------------------------------------------------
+
+
+def conv_out_dim(n, k, s, d, p0, p1, ceil_mode=0):
+    eff = d * (k - 1) + 1
+    span = n + p0 + p1 - eff
+    out = (-(-span // s) if ceil_mode else span // s) + 1
+    if ceil_mode and (out - 1) * s >= n + p0:  # the last window must start inside input or left pad
+        out -= 1
+    return out
+
+
+def _conv_type(x, w, b=None, *, kernel, strides, dilations, pads, group):
+    r = len(kernel)
+    if x.rank != r + 2 or w.rank != r + 2:
+        raise ValueError(f"input rank {x.rank} and weight rank {w.rank} do not fit a {r}-d kernel")
+    if x.shape[1] != w.shape[1] * group:
+        raise ValueError(f"input has {x.shape[1]} channels, weight expects {w.shape[1]} x group {group}")
+    if w.shape[0] % group:
+        raise ValueError(f"{w.shape[0]} output channels do not divide into {group} groups")
+    spatial = [conv_out_dim(x.shape[2 + i], kernel[i], strides[i], dilations[i], pads[i], pads[i + r]) for i in range(r)]
+    if any(s <= 0 for s in spatial):
+        raise ValueError(f"output would be empty: {spatial}")
+    return x.with_shape((x.shape[0], w.shape[0], *spatial))
+
+
+def _windows(xp, out_shape, kernel, strides, dilations):
+    """Yield (kernel offset tuple, strided view of xp's spatial dims)."""
+    r = len(kernel)
+    for off in np.ndindex(*kernel):
+        idx = tuple(
+            slice(off[i] * dilations[i], off[i] * dilations[i] + (out_shape[i] - 1) * strides[i] + 1, strides[i])
+            for i in range(r)
+        )
+        yield off, xp[(Ellipsis,) + idx]
+
+
+@register("conv", infer=_conv_type)
+def conv(x, w, b=None, *, kernel, strides, dilations, pads, group):
+    r = len(kernel)
+    xp = np.pad(x, [(0, 0), (0, 0)] + [(pads[i], pads[i + r]) for i in range(r)])
+    out_sp = [conv_out_dim(x.shape[2 + i], kernel[i], strides[i], dilations[i], pads[i], pads[i + r]) for i in range(r)]
+    n, c = x.shape[:2]
+    m = w.shape[0]
+    cg, mg = c // group, m // group
+    y = np.zeros((n, group, mg, *out_sp), dtype=np.float64)
+    xg = xp.reshape(n, group, cg, *xp.shape[2:])
+    wg = w.reshape(group, mg, cg, *kernel).astype(np.float64)
+    for off, win in _windows(xg, out_sp, kernel, strides, dilations):
+        y += np.einsum("ngc...,gmc->ngm...", win, wg[(Ellipsis,) + off])
+    y = y.reshape(n, m, *out_sp)
+    if b is not None:
+        y += b.reshape((1, m) + (1,) * r)
+    return y.astype(x.dtype)
+
+
+def _conv_t_type(x, w, b=None, *, kernel, strides, dilations, pads, group, output_padding):
+    r = len(kernel)
+    if x.shape[1] != w.shape[0]:
+        raise ValueError(f"input has {x.shape[1]} channels, weight expects {w.shape[0]}")
+    sp = [
+        strides[i] * (x.shape[2 + i] - 1) + output_padding[i] + (kernel[i] - 1) * dilations[i] + 1 - pads[i] - pads[i + r]
+        for i in range(r)
+    ]
+    if any(s <= 0 for s in sp):
+        raise ValueError(f"output would be empty: {sp}")
+    return x.with_shape((x.shape[0], w.shape[1] * group, *sp))
+
+
+@register("conv_transpose", infer=_conv_t_type)
+def conv_transpose(x, w, b=None, *, kernel, strides, dilations, pads, group, output_padding):
+    r = len(kernel)
+    n, c = x.shape[:2]
+    mg = w.shape[1]
+    cg = c // group
+    full = [strides[i] * (x.shape[2 + i] - 1) + output_padding[i] + (kernel[i] - 1) * dilations[i] + 1 for i in range(r)]
+    y = np.zeros((n, group, mg, *full), dtype=np.float64)
+    xg = x.reshape(n, group, cg, *x.shape[2:]).astype(np.float64)
+    wg = w.reshape(group, cg, mg, *kernel).astype(np.float64)
+    for off in np.ndindex(*kernel):
+        idx = tuple(
+            slice(off[i] * dilations[i], off[i] * dilations[i] + (x.shape[2 + i] - 1) * strides[i] + 1, strides[i])
+            for i in range(r)
+        )
+        y[(Ellipsis,) + idx] += np.einsum("ngc...,gcm->ngm...", xg, wg[(Ellipsis,) + off])
+    y = y.reshape(n, mg * group, *full)
+    crop = tuple(slice(pads[i], full[i] - pads[i + r]) for i in range(r))
+    y = y[(Ellipsis,) + crop]
+    if b is not None:
+        y = y + b.reshape((1, -1) + (1,) * r)
+    return y.astype(x.dtype)
+
+
+# -- pooling -------------------------------------------------------------------
+
+
+def _pool_type(x, *, kernel, strides, dilations, pads, ceil_mode=0, **_):
+    r = len(kernel)
+    if x.rank != r + 2:
+        raise ValueError(f"input rank {x.rank} does not fit a {r}-d window")
+    sp = [conv_out_dim(x.shape[2 + i], kernel[i], strides[i], dilations[i], pads[i], pads[i + r], ceil_mode) for i in range(r)]
+    if any(s <= 0 for s in sp):
+        raise ValueError(f"output would be empty: {sp}")
+    return x.with_shape((*x.shape[:2], *sp))
+
+
+def _pool(x, kernel, strides, dilations, pads, ceil_mode, fill):
+    """Pad x for every window; also masks of the input (valid) and input+pads (inside)."""
+    r = len(kernel)
+    t = _pool_type(_type_of(x), kernel=kernel, strides=strides, dilations=dilations, pads=pads, ceil_mode=ceil_mode)
+    out_sp = t.shape[2:]
+    right = [
+        max(pads[i + r], (out_sp[i] - 1) * strides[i] + dilations[i] * (kernel[i] - 1) + 1 - x.shape[2 + i] - pads[i])
+        for i in range(r)
+    ]
+    width = [(pads[i], right[i]) for i in range(r)]
+    xp = np.pad(x.astype(np.float64), [(0, 0), (0, 0)] + width, constant_values=fill)
+    valid = np.pad(np.ones(x.shape[2:]), width)
+    inside = np.pad(np.ones([x.shape[2 + i] + pads[i] + pads[i + r] for i in range(r)]), [(0, right[i] - pads[i + r]) for i in range(r)])
+    return xp, valid, inside, out_sp
+
+
+def _type_of(a: np.ndarray) -> TensorType:
+    return TensorType(DType.from_numpy(a.dtype), a.shape)
+
+
+@register("max_pool", infer=_pool_type)
+def max_pool(x, *, kernel, strides, dilations, pads, ceil_mode=0):
+    xp, _, _, out_sp = _pool(x, kernel, strides, dilations, pads, ceil_mode, -np.inf)
+    y = np.full(x.shape[:2] + tuple(out_sp), -np.inf)
+    for _, win in _windows(xp, out_sp, kernel, strides, dilations):
+        y = np.maximum(y, win)
+    return y.astype(x.dtype)
+
+
+@register("average_pool", infer=_pool_type)
+def average_pool(x, *, kernel, strides, dilations, pads, ceil_mode=0, count_include_pad=0):
+    """Divides by the window's elements inside the input, or inside input+pads with count_include_pad."""
+    xp, valid, inside, out_sp = _pool(x, kernel, strides, dilations, pads, ceil_mode, 0.0)
+    mask = inside if count_include_pad else valid
+    s = np.zeros(x.shape[:2] + tuple(out_sp))
+    cnt = np.zeros(tuple(out_sp))
+    for _, win in _windows(xp, out_sp, kernel, strides, dilations):
+        s += win
+    for _, win in _windows(mask, out_sp, kernel, strides, dilations):
+        cnt += win
+    return (s / cnt).astype(x.dtype)
+
+
+# -- normalisation -------------------------------------------------------------
+
+
+def _bn_type(x, scale, bias, mean, var, *, epsilon):
+    c = x.shape[1] if x.rank > 1 else 1
+    for t in (scale, bias, mean, var):
+        if t.shape != (c,):
+            raise ValueError(f"parameter shape {list(t.shape)} is not [{c}]")
+    return x
+
+
+@register("batch_norm", infer=_bn_type)
+def batch_norm(x, scale, bias, mean, var, *, epsilon):
+    sh = (1, -1) + (1,) * (x.ndim - 2)
+    inv = scale.astype(np.float64) / np.sqrt(var.astype(np.float64) + epsilon)
+    return ((x - mean.reshape(sh)) * inv.reshape(sh) + bias.reshape(sh)).astype(x.dtype)
+
+
+def _ln_type(x, scale, bias=None, *, axis, epsilon):
+    norm = x.shape[axis:]
+    broadcast_shape(norm, scale.shape)
+    return x
+
+
+@register("layernorm", infer=_ln_type)
+def layernorm(x, scale, bias=None, *, axis, epsilon):
+    """Normalise over axes axis.. (axis non-negative), then scale and shift."""
+    axes = tuple(range(axis, x.ndim))
+    xd = x.astype(np.float64)
+    mean = xd.mean(axis=axes, keepdims=True)
+    var = ((xd - mean) ** 2).mean(axis=axes, keepdims=True)
+    y = (xd - mean) / np.sqrt(var + epsilon) * scale
+    if bias is not None:
+        y = y + bias
+    return y.astype(x.dtype)
+
+
+@register("lrn", infer=lambda x, *, size, alpha, beta, bias: x)
+def lrn(x, *, size, alpha, beta, bias):
+    c = x.shape[1]
+    sq = x.astype(np.float64) ** 2
+    s = np.zeros_like(sq)
+    lo, hi = (size - 1) // 2, math.ceil((size - 1) / 2)
+    for ch in range(c):
+        s[:, ch] = sq[:, max(0, ch - lo): min(c, ch + hi + 1)].sum(axis=1)
+    return (x / (bias + alpha / size * s) ** beta).astype(x.dtype)
+
+
+# -- resize --------------------------------------------------------------------
+
+
+def _resize_type(x, *, sizes, scales, mode, coord, nearest_mode, cubic_a=-0.75, exclude_outside=0, extrapolation_value=0.0):
+    if len(sizes) != x.rank:
+        raise ValueError(f"{len(sizes)} output sizes for rank {x.rank}")
+    return x.with_shape(sizes)
+
+
+def resize_source(o: int, scale: float, n_in: int, n_out: int, coord: str) -> float:
+    """The input coordinate of output index o (ONNX coordinate_transformation_mode)."""
+    if coord == "asymmetric":
+        return o / scale
+    if coord == "align_corners":
+        return 0.0 if n_out == 1 else o * (n_in - 1) / (n_out - 1)
+    if coord == "pytorch_half_pixel":
+        return (o + 0.5) / scale - 0.5 if n_out > 1 else 0.0
+    if coord == "half_pixel_symmetric":
+        adj = n_out / (scale * n_in)
+        return n_in / 2 * (1 - adj) + (o + 0.5) / scale - 0.5
+    return (o + 0.5) / scale - 0.5  # half_pixel
+
+
+def resize_nearest(src: float, mode: str) -> int:
+    if mode == "floor":
+        return math.floor(src)
+    if mode == "ceil":
+        return math.ceil(src)
+    if mode == "round_prefer_ceil":
+        return math.floor(src + 0.5)
+    return math.ceil(src - 0.5)  # round_prefer_floor
+
+
+def resize_axis_plan(n_in, n_out, scale, mode, coord, nearest_mode):
+    """Per output index along one axis: [(input index, weight), ...]."""
+    plan = []
+    for o in range(n_out):
+        src = resize_source(o, scale, n_in, n_out, coord)
+        if mode == "nearest":
+            plan.append([(min(max(resize_nearest(src, nearest_mode), 0), n_in - 1), 1.0)])
+        else:
+            src = min(max(src, 0.0), n_in - 1)
+            i0 = int(math.floor(src))
+            i1 = min(i0 + 1, n_in - 1)
+            f = src - i0
+            plan.append([(i0, 1.0 - f), (i1, f)] if i1 != i0 else [(i0, 1.0)])
+    return plan
+
+
+@register("resize", infer=_resize_type)
+def resize(x, *, sizes, scales, mode, coord, nearest_mode, cubic_a=-0.75, exclude_outside=0, extrapolation_value=0.0):
+    """nearest and (multi)linear modes, separable one axis at a time."""
+    y = x.astype(np.float64)
+    for ax in range(x.ndim):
+        if sizes[ax] == x.shape[ax] and scales[ax] == 1.0:
+            continue
+        plan = resize_axis_plan(x.shape[ax], sizes[ax], scales[ax], mode, coord, nearest_mode)
+        mat = np.zeros((sizes[ax], x.shape[ax]))
+        for o, taps in enumerate(plan):
+            for i, wgt in taps:
+                mat[o, i] += wgt
+        y = np.moveaxis(np.tensordot(mat, np.moveaxis(y, ax, 0), axes=(1, 0)), 0, ax)
+    return y.astype(x.dtype)

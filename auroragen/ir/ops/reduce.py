@@ -1,0 +1,82 @@
+"""Reductions over sorted, non-negative `axes` (the frontend resolves ONNX's
+defaults and noop_with_empty_axes), softmax-like ops over one axis, arg-max/min."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..types import DType, TensorType
+from .registry import register
+
+
+def _reduce_type(x, axes, keepdims):
+    shape = [1 if i in axes else d for i, d in enumerate(x.shape)] if keepdims else [
+        d for i, d in enumerate(x.shape) if i not in axes
+    ]
+    return x.with_shape(shape)
+
+
+def _sum_sq(x, axis, keepdims):
+    return np.sum(x * x, axis=axis, keepdims=keepdims)
+
+
+REDUCE = {
+    "reduce_sum": np.sum,
+    "reduce_mean": np.mean,
+    "reduce_max": np.max,
+    "reduce_min": np.min,
+    "reduce_prod": np.prod,
+    "reduce_l1": lambda x, axis, keepdims: np.sum(np.abs(x), axis=axis, keepdims=keepdims),
+    "reduce_l2": lambda x, axis, keepdims: np.sqrt(_sum_sq(x, axis, keepdims)),
+    "reduce_sum_square": _sum_sq,
+    "reduce_log_sum": lambda x, axis, keepdims: np.log(np.sum(x, axis=axis, keepdims=keepdims)),
+    "reduce_log_sum_exp": lambda x, axis, keepdims: np.log(np.sum(np.exp(x), axis=axis, keepdims=keepdims)),
+}
+
+
+def _register_reduce():
+    for name, fn in REDUCE.items():
+        def ev(x, axes, keepdims, _fn=fn, _name=name):
+            if x.size == 0 and _name in ("reduce_max", "reduce_min"):
+                raise ValueError("reduction of an empty tensor")
+            with np.errstate(all="ignore"):
+                return np.asarray(_fn(x, axis=tuple(axes), keepdims=bool(keepdims))).astype(x.dtype)
+
+        register(name, infer=_reduce_type)(ev)
+
+
+_register_reduce()
+
+
+@register("softmax", infer=lambda x, axis: x)
+def softmax(x, axis):
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return (e / np.sum(e, axis=axis, keepdims=True)).astype(x.dtype)
+
+
+@register("log_softmax", infer=lambda x, axis: x)
+def log_softmax(x, axis):
+    m = x - np.max(x, axis=axis, keepdims=True)
+    return (m - np.log(np.sum(np.exp(m), axis=axis, keepdims=True))).astype(x.dtype)
+
+
+def _arg_type(x, axis, keepdims, select_last_index=0):
+    return _reduce_type(x, (axis,), keepdims).with_dtype(DType.INT64)
+
+
+def _arg(fn):
+    def ev(x, axis, keepdims, select_last_index=0):
+        if select_last_index:
+            r = x.shape[axis] - 1 - fn(np.flip(x, axis), axis=axis)
+        else:
+            r = fn(x, axis=axis)
+        r = r.astype(np.int64)
+        return np.expand_dims(r, axis) if keepdims else r
+
+    return ev
+
+
+register("arg_max", infer=_arg_type)(_arg(np.argmax))
+register("arg_min", infer=_arg_type)(_arg(np.argmin))
+
+__all__ = ["REDUCE", "TensorType"]

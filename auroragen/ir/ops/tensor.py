@@ -1,0 +1,136 @@
+"""Data movement ops. Attributes are canonical: every index list is resolved
+to non-negative, per-axis values by the frontend."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..graph import Splat
+from ..types import DType, TensorType
+from .elementwise import broadcast_shape
+from .registry import register
+
+
+def _constant_type(*, value, type):
+    if isinstance(value, Splat):
+        return type
+    return TensorType(DType.from_numpy(value.dtype), value.shape) if type is None else type
+
+
+@register("constant", infer=lambda *, value, type=None: _constant_type(value=value, type=type))
+def constant(*, value, type=None):
+    """A compile-time tensor; a Splat stands for a tensor of one repeated value."""
+    return value.materialize(type) if isinstance(value, Splat) else value
+
+
+@register("identity", infer=lambda x: x)
+def identity(x):
+    """A copy: used where a graph output must be a buffer of its own."""
+    return x.copy()
+
+
+def _reshape_type(x, shape):
+    t = x.with_shape(shape)
+    if t.numel != x.numel:
+        raise ValueError(f"cannot reshape {list(x.shape)} to {list(shape)}")
+    return t
+
+
+@register("reshape", infer=_reshape_type, view=True)
+def reshape(x, shape):
+    """Same bytes, new shape: Reshape, Flatten, Squeeze and Unsqueeze all become this."""
+    return x.reshape(shape)
+
+
+def _transpose_type(x, perm):
+    if sorted(perm) != list(range(x.rank)):
+        raise ValueError(f"perm {list(perm)} is not a permutation of {x.rank} axes")
+    return x.with_shape([x.shape[p] for p in perm])
+
+
+@register("transpose", infer=_transpose_type)
+def transpose(x, perm):
+    return np.ascontiguousarray(np.transpose(x, perm))
+
+
+def _concat_type(*xs, axis):
+    base = xs[0]
+    for t in xs[1:]:
+        if t.dtype != base.dtype or t.rank != base.rank or any(
+            a != b for i, (a, b) in enumerate(zip(t.shape, base.shape)) if i != axis
+        ):
+            raise ValueError("inputs " + ", ".join(str(x) for x in xs) + f" do not concatenate on axis {axis}")
+    shape = list(base.shape)
+    shape[axis] = sum(t.shape[axis] for t in xs)
+    return base.with_shape(shape)
+
+
+@register("concat", infer=_concat_type)
+def concat(*xs, axis):
+    return np.concatenate(xs, axis=axis)
+
+
+def _split_type(x, axis, split):
+    if sum(split) != x.shape[axis]:
+        raise ValueError(f"split {list(split)} does not sum to dimension {x.shape[axis]}")
+    return [x.with_shape(x.shape[:axis] + (s,) + x.shape[axis + 1:]) for s in split]
+
+
+@register("split", infer=_split_type)
+def split(x, axis, split):
+    return tuple(np.split(x, np.cumsum(split)[:-1], axis=axis))
+
+
+def slice_len(start: int, end: int, step: int) -> int:
+    return max(0, (end - start + (step - (1 if step > 0 else -1))) // step)
+
+
+def _slice_type(x, starts, ends, steps):
+    return x.with_shape([slice_len(s, e, st) for s, e, st in zip(starts, ends, steps)])
+
+
+@register("slice", infer=_slice_type)
+def slice_(x, starts, ends, steps):
+    """Per axis: start, end (exclusive; -1 means before index 0 for negative steps), step."""
+    idx = tuple(slice(s, None if e < 0 else e, st) for s, e, st in zip(starts, ends, steps))
+    return np.ascontiguousarray(x[idx])
+
+
+def _gather_type(x, idx, axis):
+    if not idx.dtype.is_int:
+        raise ValueError("indices must be integers")
+    return x.with_shape(x.shape[:axis] + idx.shape + x.shape[axis + 1:])
+
+
+@register("gather", infer=_gather_type)
+def gather(x, idx, axis):
+    idx = np.where(idx < 0, idx + x.shape[axis], idx)
+    if np.any((idx < 0) | (idx >= x.shape[axis])):
+        raise IndexError("gather index out of range")
+    return np.take(x, idx, axis=axis)
+
+
+def _pad_type(x, pads, mode="constant", value=0.0):
+    r = x.rank
+    return x.with_shape([x.shape[i] + pads[i] + pads[i + r] for i in range(r)])
+
+
+@register("pad", infer=_pad_type)
+def pad(x, pads, mode="constant", value=0.0):
+    """pads: begin of every axis, then end of every axis (may be negative: crops)."""
+    r = x.ndim
+    crop = tuple(slice(max(0, -pads[i]), x.shape[i] - max(0, -pads[i + r])) for i in range(r))
+    x = x[crop]
+    width = [(max(0, pads[i]), max(0, pads[i + r])) for i in range(r)]
+    if mode == "constant":
+        return np.pad(x, width, mode="constant", constant_values=np.array(value).astype(x.dtype))
+    return np.pad(x, width, mode={"reflect": "reflect", "edge": "edge", "wrap": "wrap"}[mode])
+
+
+def _expand_type(x, shape):
+    return x.with_shape(broadcast_shape(x.shape, tuple(shape)))
+
+
+@register("expand", infer=_expand_type)
+def expand(x, shape):
+    return np.ascontiguousarray(np.broadcast_to(x, broadcast_shape(x.shape, tuple(shape))))
