@@ -123,6 +123,11 @@ def layer_norm(ctx, x, scale, bias=None, *, axis=-1, epsilon=1e-5, stash_type=1)
     ax = axis + x.type.rank if axis < 0 else axis
     if not 0 <= ax < x.type.rank:
         raise ctx.error(f"axis {axis} is out of range for rank {x.type.rank}")
+    norm = x.shape[ax:]
+    # the IR's layernorm takes scale and bias of exactly the normalised shape
+    scale = scale if scale.shape == norm else ctx.emit("expand", ctx.emit("reshape", scale, shape=(1,) * (len(norm) - scale.type.rank) + scale.shape), shape=norm)
+    if bias is not None and bias.shape != norm:
+        bias = ctx.emit("expand", ctx.emit("reshape", bias, shape=(1,) * (len(norm) - bias.type.rank) + bias.shape), shape=norm)
     return ctx.emit("layernorm", x, scale, bias, axis=ax, epsilon=float(epsilon))
 
 

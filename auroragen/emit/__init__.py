@@ -1,0 +1,182 @@
+"""Schedule -> OUT: the C sources, header, weights, runtime, runner and Makefile (ABI v1)."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+import numpy as np
+
+from .. import __version__
+from ..ir import Value
+from ..schedule import Schedule
+from .cformat import array_literals, c_comment, c_string
+from .kernels import get_builder
+
+ABI_VERSION = 1
+BLOB_MIN_BYTES = 4096  # constant tensors at least this large go to P_weights.bin, not C literals
+_PKG = Path(__file__).resolve().parent.parent
+
+_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(str(_PKG / "templates")),
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+    autoescape=False,
+)
+
+
+def render(name: str, **params) -> str:
+    return _env.get_template(name).render(**params)
+
+
+def reindent(body: str, base: int = 1) -> str:
+    """Indent C by brace depth (templates write kernel bodies flush left)."""
+    out, depth = [], base
+    for raw in body.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        if line.startswith("}"):
+            depth -= 1
+        out.append("    " * depth + line)
+        depth += line.count("{") - line.count("}") + (1 if line.startswith("}") else 0)
+    return "\n".join(out)
+
+
+def shape_text(v: Value) -> str:
+    return f"{'x'.join(map(str, v.shape)) or 'scalar'} {v.dtype.short}"
+
+
+@dataclass
+class _Tensor:
+    var: str
+    decl: str
+    comment: str
+
+
+class _Emitter:
+    def __init__(self, sched: Schedule, prefix: str, openmp: bool):
+        self.s = sched
+        self.openmp = openmp
+        self.P = prefix
+        self.weights: dict[Value, dict] = {}
+        self.tensors: dict[Value, _Tensor] = {}
+        self.kernels: dict[str, dict] = {}  # body+signature -> kernel
+        self.calls: list[dict] = []
+
+    # -- constant data -------------------------------------------------------
+    def plan_weights(self) -> tuple[list[dict], bytes]:
+        blob = bytearray()
+        out = []
+        consts = self.s.graph.constants()
+        for k, v in enumerate(self.s.consts):
+            arr = np.ascontiguousarray(consts[v].const_value(v.type))
+            arr = arr.astype(v.dtype.np.newbyteorder("<"))
+            w = dict(sym=f"{self.P}_w{k}", ctype=v.dtype.ctype, len=max(v.type.numel, 1), nbytes=arr.nbytes,
+                     comment=f"{c_comment(v.name)} {shape_text(v)}", blob=arr.nbytes >= BLOB_MIN_BYTES, offset=0, lines=[])
+            if w["blob"]:
+                while len(blob) % 64:
+                    blob.append(0)
+                w["offset"] = len(blob)
+                blob += arr.tobytes()
+            else:
+                lits = array_literals(arr, v.dtype) if arr.size else ["0"]
+                w["lines"] = [", ".join(lits[i:i + 8]) + "," for i in range(0, len(lits), 8)]
+            self.weights[v] = w
+            out.append(w)
+        return out, bytes(blob)
+
+    # -- tensors -------------------------------------------------------------
+    def tensor(self, v: Value, writable: bool) -> str:
+        if v in self.tensors:
+            return self.tensors[v].var
+        root = self.s.root.get(v, v)
+        st = self.s.storage[root]
+        ct = v.dtype.ctype
+        var = f"t{len(self.tensors)}"
+        if st.kind == "input":
+            expr = f"(const {ct} *)inputs[{st.index}]"
+        elif st.kind == "output":
+            expr = f"({ct} *)outputs[{st.index}]"
+        elif st.kind == "const":
+            expr = self.weights[root]["sym"]
+        else:
+            expr = f"({ct} *)(void *)(A + {st.index})"
+        const = "" if writable and st.kind in ("output", "arena") else "const "
+        where = {"input": f"input {st.index}", "output": f"output {st.index}", "const": "weights",
+                 "arena": f"arena +{st.index}"}[st.kind]
+        alias = " (view)" if root is not v else ""
+        comment = f"{shape_text(v)}, {where}{alias}" + (f": {c_comment(v.name, 48)}" if v.name else "")
+        self.tensors[v] = _Tensor(var, f"{const}{ct} *const {var} = {expr};", comment)
+        return var
+
+    # -- kernels -------------------------------------------------------------
+    def add_step(self, step) -> None:
+        node = step.node
+        plan = get_builder(node.op)(node, step)
+        ins = [node.inputs[i] for i in plan.inputs] if plan.inputs is not None else list(node.inputs)
+        params = []
+        args = []
+        for k, v in enumerate(ins):
+            if v is None:
+                continue
+            params.append(f"const {v.dtype.ctype} *restrict in{k}")
+            args.append(self.tensor(v, writable=False))
+        outs = list(node.outputs)
+        for k, v in enumerate(outs):
+            params.append(f"{v.dtype.ctype} *restrict out{k}")
+            args.append(self.tensor(v, writable=True))
+        body = reindent(render(f"kernels/{plan.template}.c.j2", omp=self.openmp, **plan.params))
+        sig = ", ".join(params) or "void"
+        key = sig + "\n" + body + str(plan.can_fail)
+        if key not in self.kernels:
+            name = f"k{len(self.kernels)}_{node.op}"
+            self.kernels[key] = dict(name=name, params=sig, body=body, what=c_comment(plan.what, 120), can_fail=plan.can_fail)
+        k = self.kernels[key]
+        label = f"aurora.{node.op}" + (f" {c_comment(node.name, 48)}" if node.name else "")
+        self.calls.append(dict(call=f"{k['name']}({', '.join(args)})", can_fail=plan.can_fail, comment=label))
+
+
+def _io(values: list[Value]) -> list[dict]:
+    return [dict(name=c_string(v.name), dtype=v.dtype.value, rank=v.type.rank, shape=list(v.shape),
+                 comment=f"{c_comment(v.name, 48)}: {shape_text(v)}") for v in values]
+
+
+def emit(sched: Schedule, out_dir: Path, *, prefix: str, command: str, openmp: bool = False) -> list[str]:
+    """Write every file of OUT into out_dir (which must exist and be empty). Returns the file names."""
+    e = _Emitter(sched, prefix, openmp)
+    weights, blob = e.plan_weights()
+    for step in sched.steps:
+        e.add_step(step)
+    t = sched.target
+    P = prefix
+    common = dict(P=P, PP=P.upper(), version=__version__, abi=ABI_VERSION, target=t.name,
+                  inputs=_io(sched.graph.inputs), outputs=_io(sched.graph.outputs),
+                  arena_bytes=sched.memory.arena_bytes, lower_bound=sched.memory.lower_bound)
+    files = {
+        f"{P}.h": render("header.h.j2", **common),
+        f"{P}.c": render("model.c.j2", **common, command=c_comment(command, 400), kernels=list(e.kernels.values()),
+                         tensors=[dict(decl=x.decl, comment=x.comment) for x in e.tensors.values()], calls=e.calls),
+        f"{P}_weights.h": render("weights.h.j2", **common, weights=weights),
+        f"{P}_weights.c": render("weights.c.j2", **common, weights=weights),
+        f"{P}_runner.c": render("runner.c.j2", **common),
+    }
+    asm = []
+    if blob:
+        files[f"{P}_weights.S"] = render("weights.S.j2", **common, weights=weights)
+        asm = [f"{P}_weights.S"]
+    files["Makefile"] = render(
+        "Makefile.j2", **common, default_cc=t.default_cc, isa_flags=t.isa_flags, pic=not t.freestanding,
+        shared=not t.freestanding, openmp=openmp, sources=[f"{P}.c", f"{P}_weights.c"], asm_sources=asm,
+        headers=[f"{P}.h", f"{P}_weights.h", "aurora_rt.h"],
+    )
+    for name, text in files.items():
+        (out_dir / name).write_text(text, encoding="utf-8")
+    if blob:
+        (out_dir / f"{P}_weights.bin").write_bytes(blob)
+    shutil.copyfile(_PKG / "runtime_c" / "aurora_rt.h", out_dir / "aurora_rt.h")
+    return sorted(list(files) + (["aurora_rt.h"] + ([f"{P}_weights.bin"] if blob else [])))

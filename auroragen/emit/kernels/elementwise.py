@@ -1,0 +1,125 @@
+"""C expressions of the elementwise ops: the renderer's half of each op's definition.
+
+In an expression, a0, a1, a2 are the loaded inputs; {F} is the math-function
+suffix (f for float), {T} the computation type, and other {names} are the
+op's attributes rendered as C literals of the output type.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...ir import Node
+from ...ir.types import DType
+from ..cformat import literal
+from . import Plan, broadcast_strides, collapse, contiguous_strides, kernel
+
+FLOAT_EXPR = {
+    "neg": "-a0",
+    "abs": "fabs{F}(a0)",
+    "sqrt": "sqrt{F}(a0)",
+    "exp": "exp{F}(a0)",
+    "log": "log{F}(a0)",
+    "reciprocal": "({T})1 / a0",
+    "floor": "floor{F}(a0)",
+    "ceil": "ceil{F}(a0)",
+    "sin": "sin{F}(a0)",
+    "cos": "cos{F}(a0)",
+    "relu": "a0 < 0 ? ({T})0 : a0",
+    "sigmoid": "({T})1 / (({T})1 + exp{F}(-a0))",
+    "tanh": "tanh{F}(a0)",
+    "erf": "erf{F}(a0)",
+    "sign": "(a0 > 0) - (a0 < 0)",
+    "softplus": "log1p{F}(exp{F}(a0))",
+    "hard_swish": "a0 * (a0 / 6 + ({T})0.5 < 0 ? ({T})0 : (a0 / 6 + ({T})0.5 > 1 ? ({T})1 : a0 / 6 + ({T})0.5))",
+    "leaky_relu": "a0 >= 0 ? a0 : a0 * {alpha}",
+    "elu": "a0 >= 0 ? a0 : {alpha} * (exp{F}(a0) - 1)",
+    "hard_sigmoid": "{alpha} * a0 + {beta} < 0 ? ({T})0 : ({alpha} * a0 + {beta} > 1 ? ({T})1 : {alpha} * a0 + {beta})",
+    "clip": "a0 < {min} ? {min} : (a0 > {max} ? {max} : a0)",
+    "pow": "pow{F}(a0, a1)",
+    "prelu": "a0 < 0 ? a0 * a1 : a0",
+    "max": "(a0 > a1 || a0 != a0) ? a0 : a1",
+    "min": "(a0 < a1 || a0 != a0) ? a0 : a1",
+}
+INT_EXPR = {
+    "neg": "-a0",
+    "abs": "a0 < 0 ? -a0 : a0",
+    "relu": "a0 < 0 ? 0 : a0",
+    "sign": "(a0 > 0) - (a0 < 0)",
+    "clip": "a0 < {min} ? {min} : (a0 > {max} ? {max} : a0)",
+    "max": "a0 > a1 ? a0 : a1",
+    "min": "a0 < a1 ? a0 : a1",
+    "pow": "pow((double)a0, (double)a1)",
+    "prelu": "a0 < 0 ? a0 * a1 : a0",
+    "leaky_relu": "a0 >= 0 ? a0 : a0 * {alpha}",
+}
+ANY_EXPR = {
+    "add": "a0 + a1",
+    "sub": "a0 - a1",
+    "mul": "a0 * a1",
+    "div": "a0 / a1",
+    "equal": "a0 == a1",
+    "less": "a0 < a1",
+    "greater": "a0 > a1",
+    "less_or_equal": "a0 <= a1",
+    "greater_or_equal": "a0 >= a1",
+    "and": "a0 && a1",
+    "or": "a0 || a1",
+    "xor": "!a0 != !a1",
+    "not": "!a0",
+    "where": "a0 ? a1 : a2",
+    "identity": "a0",
+}
+ELEMENTWISE_OPS = sorted(set(FLOAT_EXPR) | set(INT_EXPR) | set(ANY_EXPR) | {"cast"})
+
+
+def expression(node: Node) -> str:
+    out = node.outputs[0].dtype
+    src = node.inputs[0].dtype
+    if node.op == "cast":
+        if out is DType.BOOL:
+            return "a0 != 0"
+        if src.is_float and out.is_int and not out.is_signed_int and out is not DType.UINT64:
+            return "(int64_t)a0"  # float -> small unsigned: through int64, as numpy does
+        return "a0"
+    table_key = src if node.op not in ("where",) else node.inputs[1].dtype
+    unsigned = table_key.is_int and not table_key.is_signed_int
+    if node.op == "clip":  # leave out a bound at the type's limit: no always-true comparisons
+        lo, hi = node.attrs["min"], node.attrs["max"]
+        info = np.iinfo(table_key.np) if table_key.is_int else np.finfo(table_key.np)
+        expr = "a0"
+        if lo > info.min:
+            expr = f"a0 < {literal(lo, out)} ? {literal(lo, out)} : a0"
+        if hi < info.max:
+            expr = f"a0 > {literal(hi, out)} ? {literal(hi, out)} : ({expr})"
+        return expr
+    if unsigned and node.op in ("abs", "relu"):
+        return "a0"
+    if unsigned and node.op == "sign":
+        return "a0 > 0"
+    if node.op in ANY_EXPR:
+        expr = ANY_EXPR[node.op]
+    elif table_key.is_float and node.op in FLOAT_EXPR:
+        expr = FLOAT_EXPR[node.op]
+    elif node.op in INT_EXPR:
+        expr = INT_EXPR[node.op]
+    else:
+        raise NotImplementedError(f"aurora.{node.op} has no C expression for {table_key.short}")
+    attrs = {k: literal(v, out) for k, v in node.attrs.items() if isinstance(v, (int, float))}
+    return expr.format(F="" if table_key is DType.DOUBLE else "f", T=table_key.ctype, **attrs)
+
+
+@kernel(*ELEMENTWISE_OPS)
+def plan_elementwise(node: Node, step) -> Plan:
+    out = node.outputs[0]
+    ins = [v for v in node.inputs]
+    in_strides = [broadcast_strides(v.shape, out.shape) for v in ins]
+    dims, lists = collapse(list(out.shape), contiguous_strides(out.shape), *in_strides)
+    return Plan(
+        "elementwise",
+        dict(
+            dims=dims, out_strides=lists[0], in_strides=lists[1:], expr=expression(node),
+            in_ctypes=[v.dtype.ctype for v in ins], out_ctype=out.dtype.ctype,
+        ),
+        what=f"{node.op} over {'x'.join(map(str, out.shape)) or 'scalar'}",
+    )

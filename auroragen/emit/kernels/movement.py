@@ -1,0 +1,126 @@
+"""Plans for data movement: strided copies, gather, pad, resize, fill."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...ir import Node
+from ...ir.ops.nn import resize_axis_plan
+from ..cformat import array_literals, literal
+from . import Plan, broadcast_strides, collapse, contiguous_strides, kernel, numel
+
+
+def _move(what, src, dst, dims, src_strides, dst_strides, src_base=0, dst_base=0):
+    dims, (ss, ds) = collapse(list(dims), list(src_strides), list(dst_strides))
+    return dict(what=what, src=src, dst=dst, dims=dims, src_strides=ss, dst_strides=ds, src_base=src_base, dst_base=dst_base)
+
+
+def _plan(node: Node, moves, what) -> Plan:
+    return Plan("move", dict(moves=moves), what=what)
+
+
+@kernel("reshape")
+def plan_reshape(node: Node, step) -> Plan:
+    n = node.output.type.numel
+    return _plan(node, [_move("copy", "in0", "out0", [n], [1], [1])], f"copy of {n} elements")
+
+
+@kernel("transpose")
+def plan_transpose(node: Node, step) -> Plan:
+    x = node.inputs[0]
+    perm = node.attrs["perm"]
+    st = contiguous_strides(x.shape)
+    out = node.output.shape
+    return _plan(node, [_move(f"perm {list(perm)}", "in0", "out0", out, [st[p] for p in perm], contiguous_strides(out))],
+                 f"transpose {list(perm)}")
+
+
+@kernel("slice")
+def plan_slice(node: Node, step) -> Plan:
+    x = node.inputs[0]
+    st = contiguous_strides(x.shape)
+    a = node.attrs
+    base = sum(s * k for s, k in zip(a["starts"], st))
+    src = [k * step_ for k, step_ in zip(st, a["steps"])]
+    out = node.output.shape
+    return _plan(node, [_move("slice", "in0", "out0", out, src, contiguous_strides(out), src_base=base)], "slice")
+
+
+@kernel("expand")
+def plan_expand(node: Node, step) -> Plan:
+    out = node.output.shape
+    return _plan(node, [_move("broadcast", "in0", "out0", out, broadcast_strides(node.inputs[0].shape, out), contiguous_strides(out))],
+                 f"expand to {list(out)}")
+
+
+@kernel("concat")
+def plan_concat(node: Node, step) -> Plan:
+    ax = node.attrs["axis"]
+    out = node.output.shape
+    ost = contiguous_strides(out)
+    moves, at = [], 0
+    for k, v in enumerate(node.inputs):
+        moves.append(_move(f"input {k}", f"in{k}", "out0", v.shape, contiguous_strides(v.shape), ost, dst_base=at * ost[ax]))
+        at += v.shape[ax]
+    return _plan(node, moves, f"concat on axis {ax}")
+
+
+@kernel("split")
+def plan_split(node: Node, step) -> Plan:
+    ax = node.attrs["axis"]
+    x = node.inputs[0]
+    ist = contiguous_strides(x.shape)
+    moves, at = [], 0
+    for k, v in enumerate(node.outputs):
+        moves.append(_move(f"output {k}", "in0", f"out{k}", v.shape, ist, contiguous_strides(v.shape), src_base=at * ist[ax]))
+        at += v.shape[ax]
+    return _plan(node, moves, f"split on axis {ax}")
+
+
+@kernel("gather")
+def plan_gather(node: Node, step) -> Plan:
+    x, idx = node.inputs
+    ax = node.attrs["axis"]
+    return Plan("gather", dict(outer=numel(x.shape[:ax]), axis_n=x.shape[ax], inner=numel(x.shape[ax + 1:]),
+                               K=idx.type.numel, ctype=x.dtype.ctype), can_fail=True, what=f"gather on axis {ax}")
+
+
+@kernel("pad")
+def plan_pad(node: Node, step) -> Plan:
+    x = node.inputs[0]
+    r = x.type.rank
+    a = node.attrs
+    return Plan("pad", dict(out_dims=list(node.output.shape), in_dims=list(x.shape), begins=list(a["pads"][:r]),
+                            out_strides=contiguous_strides(node.output.shape), in_strides=contiguous_strides(x.shape),
+                            mode=a["mode"], value=literal(a.get("value", 0), x.dtype)), what=f"pad ({a['mode']})")
+
+
+@kernel("resize")
+def plan_resize(node: Node, step) -> Plan:
+    x = node.inputs[0]
+    a = node.attrs
+    out = node.output.shape
+    ist = contiguous_strides(x.shape)
+    weighted = a["mode"] != "nearest"
+    axes, terms = [], []
+    for ax in range(x.type.rank):
+        if out[ax] == x.shape[ax] and a["scales"][ax] == 1.0:
+            terms.append(f"i{ax} * {ist[ax]}")
+            continue
+        plan = resize_axis_plan(x.shape[ax], out[ax], a["scales"][ax], a["mode"], a["coord"], a["nearest_mode"])
+        taps = max(len(p) for p in plan)
+        idx = [[p[min(t, len(p) - 1)][0] for t in range(taps)] for p in plan]
+        w = [[p[t][1] if t < len(p) else 0.0 for t in range(taps)] for p in plan]
+        axes.append(dict(axis=ax, n_out=out[ax], taps=taps,
+                         idx=", ".join("{" + ", ".join(map(str, r)) + "}" for r in idx),
+                         w=", ".join("{" + ", ".join(array_literals(np.array(r), x.dtype)) + "}" for r in w)))
+        terms.append(f"rz_idx{ax}[i{ax}][{f't{ax}' if weighted else '0'}] * {ist[ax]}")
+    return Plan("resize", dict(axes=axes, weighted=weighted, out_dims=list(out), out_strides=contiguous_strides(out),
+                               src=" + ".join(terms) or "0", ctype=x.dtype.ctype), what=f"resize ({a['mode']})")
+
+
+@kernel("constant")
+def plan_fill(node: Node, step) -> Plan:
+    v = node.output
+    return Plan("fill", dict(n=v.type.numel, value=literal(node.attrs["value"].value, v.dtype)), inputs=[],
+                what=f"fill {'x'.join(map(str, v.shape))} with one value")

@@ -1,0 +1,151 @@
+"""Plans for linear algebra, convolution, pooling and normalisation."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...ir import Node
+from ..cformat import literal
+from . import Plan, broadcast_strides, contiguous_strides, fn_suffix, kernel, numel
+
+
+def _as2d(node: Node):
+    """Spatial attributes of a 1-D or 2-D op as 2-D (a 1-D op gets H = 1)."""
+    a = node.attrs
+    k = list(a["kernel"])
+    r = len(k)
+    if r > 2:
+        raise NotImplementedError(f"{r}-D aurora.{node.op} is not supported yet")
+    pads = list(a["pads"])
+    if r == 1:
+        return [1] + k, [1] + list(a["strides"]), [1] + list(a["dilations"]), [0, pads[0], 0, pads[1]]
+    return k, list(a["strides"]), list(a["dilations"]), pads
+
+
+def _shape2d(shape):
+    return (shape[0], shape[1], 1, shape[2]) if len(shape) == 3 else tuple(shape)
+
+
+def _valid_range(n_out, n_in, stride, pad, off):
+    """Output indices o with 0 <= o*stride - pad + off < n_in, as [lo, hi)."""
+    lo = next((o for o in range(n_out) if o * stride - pad + off >= 0), n_out)
+    hi = lo
+    while hi < n_out and hi * stride - pad + off < n_in:
+        hi += 1
+    return lo, hi
+
+
+@kernel("conv")
+def plan_conv(node: Node, step) -> Plan:
+    x, w = node.inputs[0], node.inputs[1]
+    (kh, kw), (sh, sw), (dh, dw), (pt, pl, _pb, _pr) = _as2d(node)
+    n, c, h, wd = _shape2d(x.shape)
+    _, m, oh, ow = _shape2d(node.output.shape)
+    g = node.attrs["group"]
+    rows = [_valid_range(oh, h, sh, pt, k * dh) for k in range(kh)]
+    cols = [_valid_range(ow, wd, sw, pl, k * dw) for k in range(kw)]
+    return Plan("conv", dict(
+        N=n, C=c, H=h, W=wd, M=m, OH=oh, OW=ow, KH=kh, KW=kw, SH=sh, SW=sw, DH=dh, DW=dw, PT=pt, PL=pl,
+        CG=c // g, MG=m // g, has_bias=len(node.inputs) > 2 and node.inputs[2] is not None, ctype=x.dtype.ctype,
+        oh_lo=[r[0] for r in rows], oh_hi=[r[1] for r in rows], ow_lo=[r[0] for r in cols], ow_hi=[r[1] for r in cols],
+    ), what=f"conv {kh}x{kw} stride {sh}x{sw} group {g}: {list(x.shape)} -> {list(node.output.shape)}")
+
+
+@kernel("conv_transpose")
+def plan_conv_transpose(node: Node, step) -> Plan:
+    x = node.inputs[0]
+    (kh, kw), (sh, sw), (dh, dw), (pt, pl, _pb, _pr) = _as2d(node)
+    n, c, h, wd = _shape2d(x.shape)
+    _, m, oh, ow = _shape2d(node.output.shape)
+    g = node.attrs["group"]
+    rows = [_valid_range(h, oh, sh, pt, k * dh) for k in range(kh)]
+    cols = [_valid_range(wd, ow, sw, pl, k * dw) for k in range(kw)]
+    return Plan("conv_transpose", dict(
+        N=n, C=c, H=h, W=wd, M=m, OH=oh, OW=ow, KH=kh, KW=kw, SH=sh, SW=sw, DH=dh, DW=dw, PT=pt, PL=pl,
+        CG=c // g, MG=m // g, has_bias=len(node.inputs) > 2 and node.inputs[2] is not None, ctype=x.dtype.ctype,
+        ih_lo=[r[0] for r in rows], ih_hi=[r[1] for r in rows], iw_lo=[r[0] for r in cols], iw_hi=[r[1] for r in cols],
+    ), what=f"conv_transpose {kh}x{kw} stride {sh}x{sw}: {list(x.shape)} -> {list(node.output.shape)}")
+
+
+@kernel("max_pool", "average_pool")
+def plan_pool(node: Node, step) -> Plan:
+    x = node.inputs[0]
+    (kh, kw), (sh, sw), (dh, dw), (pt, pl, pb, pr) = _as2d(node)
+    n, c, h, wd = _shape2d(x.shape)
+    _, _, oh, ow = _shape2d(node.output.shape)
+    kind = "max" if node.op == "max_pool" else "avg"
+    return Plan("pool", dict(
+        planes=n * c, H=h, W=wd, OH=oh, OW=ow, KH=kh, KW=kw, SH=sh, SW=sw, DH=dh, DW=dw, PT=pt, PL=pl, PB=pb, PR=pr,
+        kind=kind, count_pad=kind == "avg" and bool(node.attrs.get("count_include_pad")), ctype=x.dtype.ctype,
+        init="(-AURORA_INF)" if kind == "max" else "0",
+    ), what=f"{kind} pool {kh}x{kw} stride {sh}x{sw}")
+
+
+def _matmul_plan(node: Node, a_shape, b_shape, trans_a, trans_b, epilogue):
+    """A 1-D operand is a row (A) or column (B) vector; batch axes broadcast."""
+    a2 = tuple(a_shape) if len(a_shape) > 1 else (1,) + tuple(a_shape)
+    b2 = tuple(b_shape) if len(b_shape) > 1 else tuple(b_shape) + (1,)
+    batch = tuple(np.broadcast_shapes(a2[:-2], b2[:-2]))
+    m, k = (a2[-1], a2[-2]) if trans_a else (a2[-2], a2[-1])
+    n = b2[-2] if trans_b else b2[-1]
+    a_si, a_sk = (1, a2[-1]) if trans_a else (a2[-1], 1)
+    b_sk, b_sj = (1, b2[-1]) if trans_b else (b2[-1], 1)
+    return dict(
+        batch_dims=list(batch),
+        a_batch=[s * a2[-2] * a2[-1] for s in broadcast_strides(a2[:-2], batch)],
+        b_batch=[s * b2[-2] * b2[-1] for s in broadcast_strides(b2[:-2], batch)],
+        c_batch=[s * m * n for s in contiguous_strides(batch)],
+        M=m, N=n, K=k, a_si=a_si, a_sk=a_sk, b_sk=b_sk, b_sj=b_sj, order="ikj" if b_sj == 1 else "ijk",
+        ctype=node.output.dtype.ctype, epilogue=epilogue,
+    )
+
+
+@kernel("matmul")
+def plan_matmul(node: Node, step) -> Plan:
+    a, b = node.inputs
+    return Plan("matmul", _matmul_plan(node, a.shape, b.shape, False, False, ""),
+                what=f"matmul {list(a.shape)} @ {list(b.shape)}")
+
+
+@kernel("gemm")
+def plan_gemm(node: Node, step) -> Plan:
+    a, b = node.inputs[0], node.inputs[1]
+    c = node.inputs[2] if len(node.inputs) > 2 else None
+    at = node.attrs
+    dt = node.output.dtype
+    y = "crow[j]" if at["alpha"] == 1.0 else f"{literal(at['alpha'], dt)} * crow[j]"
+    if c is not None:
+        m, n = node.output.shape
+        cs = broadcast_strides(c.shape, (m, n))
+        term = f"in2[i * {cs[0]} + j * {cs[1]}]"
+        y += f" + {term}" if at["beta"] == 1.0 else f" + {literal(at['beta'], dt)} * {term}"
+    plan = _matmul_plan(node, a.shape, b.shape, at["trans_a"], at["trans_b"], "" if y == "crow[j]" else y)
+    return Plan("matmul", plan, what=f"gemm {list(a.shape)} x {list(b.shape)}{' (A^T)' if at['trans_a'] else ''}{' (B^T)' if at['trans_b'] else ''}")
+
+
+@kernel("batch_norm")
+def plan_batch_norm(node: Node, step) -> Plan:
+    x = node.inputs[0]
+    n, c = x.shape[0], (x.shape[1] if x.type.rank > 1 else 1)
+    return Plan("batch_norm", dict(N=n, C=c, inner=numel(x.shape[2:]), ctype=x.dtype.ctype, fs=fn_suffix(node),
+                                   eps=literal(node.attrs["epsilon"], x.dtype)), what=f"batch norm over {c} channels")
+
+
+@kernel("layernorm")
+def plan_layernorm(node: Node, step) -> Plan:
+    x = node.inputs[0]
+    ax = node.attrs["axis"]
+    return Plan("layernorm", dict(rows=numel(x.shape[:ax]), n=numel(x.shape[ax:]), ctype=x.dtype.ctype, fs=fn_suffix(node),
+                                  eps=literal(node.attrs["epsilon"], x.dtype), has_bias=len(node.inputs) > 2 and node.inputs[2] is not None),
+                what=f"layer norm over {list(x.shape[ax:])}")
+
+
+@kernel("lrn")
+def plan_lrn(node: Node, step) -> Plan:
+    x = node.inputs[0]
+    a = node.attrs
+    size = a["size"]
+    dt = x.dtype
+    return Plan("lrn", dict(N=x.shape[0], C=x.shape[1], inner=numel(x.shape[2:]), lo=(size - 1) // 2, hi=size // 2,
+                            bias=literal(a["bias"], dt), alpha_over_size=literal(a["alpha"] / size, dt),
+                            beta=literal(a["beta"], dt), ctype=dt.ctype, fs=fn_suffix(node)), what=f"LRN size {size}")

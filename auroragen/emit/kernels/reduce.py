@@ -1,0 +1,80 @@
+"""Plans for reductions, arg-max/min and softmax."""
+
+from __future__ import annotations
+
+from ...ir import Node
+from ...ir.types import DType
+from ..cformat import literal
+from . import Plan, collapse, contiguous_strides, fn_suffix, kernel, numel
+
+# op -> (init, update, final); v is the element, acc the accumulator, n the count
+REDUCE_C = {
+    "reduce_sum": ("0", "acc += v;", "acc"),
+    "reduce_mean": ("0", "acc += v;", "acc / {n}"),
+    "reduce_max": ("{lowest}", "if (v > acc{nan_or}) acc = v;", "acc"),
+    "reduce_min": ("{highest}", "if (v < acc{nan_or}) acc = v;", "acc"),
+    "reduce_prod": ("1", "acc *= v;", "acc"),
+    "reduce_l1": ("0", "acc += v < 0 ? -v : v;", "acc"),
+    "reduce_l2": ("0", "acc += v * v;", "sqrt{F}(acc)"),
+    "reduce_sum_square": ("0", "acc += v * v;", "acc"),
+    "reduce_log_sum": ("0", "acc += v;", "log{F}(acc)"),
+    # one pass with a running maximum acc2: acc = sum exp(v - acc2)
+    "reduce_log_sum_exp": ("0", "if (v > acc2) { acc = acc * exp{F}(acc2 - v) + 1; acc2 = v; } else { acc += exp{F}(v - acc2); }",
+                           "acc2 + log{F}(acc)"),
+}
+
+
+def _limits(dt: DType):
+    import numpy as np
+
+    if dt.is_float:
+        return "(-AURORA_INF)", "AURORA_INF"
+    info = np.iinfo(dt.np)
+    return literal(info.min, dt), literal(info.max, dt)
+
+
+@kernel(*REDUCE_C)
+def plan_reduce(node: Node, step) -> Plan:
+    x = node.inputs[0]
+    axes = node.attrs["axes"]
+    dt = x.dtype
+    ist = contiguous_strides(x.shape)
+    kept = [i for i in range(x.type.rank) if i not in axes]
+    out_kept_st = contiguous_strides([x.shape[i] for i in kept])
+    outer_dims, (o_in, o_out) = collapse([x.shape[i] for i in kept], [ist[i] for i in kept], out_kept_st)
+    red_dims, (r_in,) = collapse([x.shape[i] for i in axes], [ist[i] for i in axes])
+    init, update, final = REDUCE_C[node.op]
+    lo, hi = _limits(dt)
+    acc_t = dt if dt.is_float else (DType.INT64 if dt.is_signed_int else DType.UINT64)
+    fmt = dict(n=f"({acc_t.ctype}){numel([x.shape[i] for i in axes])}", lowest=lo, highest=hi,
+               nan_or=" || v != v" if dt.is_float else "", F="" if dt is DType.DOUBLE else "f")
+    return Plan("reduce", dict(
+        outer_dims=outer_dims, outer_in_strides=o_in, outer_out_strides=o_out, red_dims=red_dims, red_strides=r_in,
+        acc_ctype=acc_t.ctype if dt.is_float else dt.ctype, out_ctype=node.output.dtype.ctype,
+        init=init.format(**fmt), update=update.format(**fmt), final=final.format(**fmt),
+        two_acc=node.op == "reduce_log_sum_exp", init2="(-AURORA_INF)",
+    ), what=f"{node.op} over axes {list(axes)}")
+
+
+@kernel("arg_max", "arg_min")
+def plan_arg(node: Node, step) -> Plan:
+    x = node.inputs[0]
+    ax = node.attrs["axis"]
+    ist = contiguous_strides(x.shape)
+    kept = [i for i in range(x.type.rank) if i != ax]
+    outer_dims, (o_in, o_out) = collapse([x.shape[i] for i in kept], [ist[i] for i in kept],
+                                         contiguous_strides([x.shape[i] for i in kept]))
+    cmp = ">" if node.op == "arg_max" else "<"
+    if node.attrs.get("select_last_index"):
+        cmp += "="
+    return Plan("arg", dict(outer_dims=outer_dims, outer_in_strides=o_in, outer_out_strides=o_out, n=x.shape[ax],
+                            stride=ist[ax], cmp=cmp, ctype=x.dtype.ctype), what=f"{node.op} on axis {ax}")
+
+
+@kernel("softmax", "log_softmax")
+def plan_softmax(node: Node, step) -> Plan:
+    x = node.inputs[0]
+    ax = node.attrs["axis"]
+    return Plan("softmax", dict(outer=numel(x.shape[:ax]), n=x.shape[ax], inner=numel(x.shape[ax + 1:]),
+                                ctype=x.dtype.ctype, fs=fn_suffix(node), log=node.op == "log_softmax"),
+                what=f"{node.op} on axis {ax}")

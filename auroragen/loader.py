@@ -1,0 +1,88 @@
+"""Load a compiled OUT folder into Python: build libP.so with its own Makefile, call it through cffi."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import cffi
+import numpy as np
+
+from .errors import AuroraError
+from .ir.types import DType
+
+_CDEF = """
+typedef struct {{ const char *name; int32_t dtype; int32_t rank; const int64_t *shape; }} aurora_tensor_info;
+size_t {P}_arena_bytes(void);
+int {P}_run(const void *const *inputs, void *const *outputs, void *arena);
+int {P}_num_inputs(void);
+int {P}_num_outputs(void);
+const aurora_tensor_info *{P}_input_info(int i);
+const aurora_tensor_info *{P}_output_info(int i);
+"""
+
+
+def find_prefix(out_dir: Path) -> str:
+    runners = sorted(p.name[: -len("_runner.c")] for p in out_dir.glob("*_runner.c"))
+    if len(runners) != 1:
+        raise AuroraError(f"{str(out_dir)!r} does not hold exactly one compiled model")
+    return runners[0]
+
+
+class Model:
+    """A compiled model: call it with numpy arrays (positionally, or by ONNX input name)."""
+
+    def __init__(self, out_dir, *, build: bool = True, make_args: tuple[str, ...] = ()):
+        self.out_dir = Path(out_dir)
+        self.prefix = P = find_prefix(self.out_dir)
+        lib = self.out_dir / f"lib{P}.so"
+        if build:
+            r = subprocess.run(["make", "-s", "-C", str(self.out_dir), f"lib{P}.so", *make_args],
+                               capture_output=True, text=True)
+            if r.returncode != 0:
+                raise AuroraError(f"building {lib} failed: {(r.stderr or r.stdout).strip()[-2000:]}")
+        self.ffi = cffi.FFI()
+        self.ffi.cdef(_CDEF.format(P=P))
+        self.lib = self.ffi.dlopen(os.fspath(lib.resolve()))
+        self._run = getattr(self.lib, f"{P}_run")
+        self.arena_bytes = int(getattr(self.lib, f"{P}_arena_bytes")())
+        self.inputs = [self._info(getattr(self.lib, f"{P}_input_info")(i)) for i in range(getattr(self.lib, f"{P}_num_inputs")())]
+        self.outputs = [self._info(getattr(self.lib, f"{P}_output_info")(i)) for i in range(getattr(self.lib, f"{P}_num_outputs")())]
+
+    def _info(self, p):
+        shape = tuple(int(p.shape[k]) for k in range(p.rank))
+        return dict(name=self.ffi.string(p.name).decode("utf-8", "replace"), dtype=DType(p.dtype), shape=shape)
+
+    def __call__(self, *args, **named) -> list[np.ndarray]:
+        if named:
+            args = tuple(named[t["name"]] for t in self.inputs)
+        if len(args) != len(self.inputs):
+            raise AuroraError(f"{len(args)} inputs given, the model takes {len(self.inputs)}")
+        ins = []
+        for a, t in zip(args, self.inputs):
+            a = np.ascontiguousarray(np.asarray(a).astype(t["dtype"].np, copy=False))
+            if a.shape != t["shape"]:
+                raise AuroraError(f"input {t['name']!r} has shape {list(a.shape)}, expected {list(t['shape'])}")
+            ins.append(a)
+        outs = [np.empty(t["shape"], dtype=t["dtype"].np) for t in self.outputs]
+        arena_raw = np.empty(self.arena_bytes + 64, dtype=np.uint8)
+        shift = (-arena_raw.ctypes.data) % 64
+        arena = arena_raw[shift:shift + self.arena_bytes]
+        ffi = self.ffi
+        dummy = ffi.new("char[1]")  # an empty tensor still gets a non-NULL pointer
+
+        def ptr(a):
+            return ffi.from_buffer(a) if a.nbytes else dummy
+
+        in_ptrs = ffi.new("const void *[]", [ptr(a) for a in ins] or [ffi.NULL])
+        out_ptrs = ffi.new("void *[]", [ptr(o) for o in outs] or [ffi.NULL])
+        rc = self._run(in_ptrs, out_ptrs, ffi.from_buffer(arena) if self.arena_bytes else ffi.NULL)
+        if rc != 0:
+            raise AuroraError(f"{self.prefix}_run returned {rc}")
+        return outs
+
+
+def load(out_dir, **kw) -> Model:
+    """Build (with OUT's Makefile) and load a compiled model."""
+    return Model(out_dir, **kw)
