@@ -61,7 +61,8 @@ class Model:
             raise AuroraError(f"{len(args)} inputs given, the model takes {len(self.inputs)}")
         ins = []
         for a, t in zip(args, self.inputs):
-            a = np.ascontiguousarray(np.asarray(a).astype(t["dtype"].np, copy=False))
+            a = np.asarray(a).astype(t["dtype"].np, copy=False)
+            a = np.ascontiguousarray(a).reshape(a.shape)
             if a.shape != t["shape"]:
                 raise AuroraError(f"input {t['name']!r} has shape {list(a.shape)}, expected {list(t['shape'])}")
             ins.append(a)

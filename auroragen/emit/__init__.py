@@ -74,7 +74,7 @@ class _Emitter:
         out = []
         consts = self.s.graph.constants()
         for k, v in enumerate(self.s.consts):
-            arr = np.ascontiguousarray(consts[v].const_value(v.type))
+            arr = np.ascontiguousarray(consts[v].const_value(v.type)).reshape(v.shape)
             arr = arr.astype(v.dtype.np.newbyteorder("<"))
             w = dict(sym=f"{self.P}_w{k}", ctype=v.dtype.ctype, len=max(v.type.numel, 1), nbytes=arr.nbytes,
                      comment=f"{c_comment(v.name)} {shape_text(v)}", blob=arr.nbytes >= BLOB_MIN_BYTES, offset=0, lines=[])

@@ -69,7 +69,7 @@ class Context:
     # -- constants -----------------------------------------------------------
     def constant(self, value: np.ndarray | Splat, t: TensorType | None = None) -> Value:
         if isinstance(value, np.ndarray):
-            value = np.ascontiguousarray(value)
+            value = np.ascontiguousarray(value).reshape(value.shape)  # keeps 0-d arrays 0-d
             t = TensorType(DType.from_numpy(value.dtype), value.shape)
         v = Value(t)
         self.nodes.append(Node("constant", (), (v,), {"value": value}, self.node_name))

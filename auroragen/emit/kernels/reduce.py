@@ -19,7 +19,7 @@ REDUCE_C = {
     "reduce_sum_square": ("0", "acc += v * v;", "acc"),
     "reduce_log_sum": ("0", "acc += v;", "log{F}(acc)"),
     # one pass with a running maximum acc2: acc = sum exp(v - acc2)
-    "reduce_log_sum_exp": ("0", "if (v > acc2) { acc = acc * exp{F}(acc2 - v) + 1; acc2 = v; } else { acc += exp{F}(v - acc2); }",
+    "reduce_log_sum_exp": ("0", "if (v > acc2) {{ acc = acc * exp{F}(acc2 - v) + 1; acc2 = v; }} else {{ acc += exp{F}(v - acc2); }}",
                            "acc2 + log{F}(acc)"),
 }
 

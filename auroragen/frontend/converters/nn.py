@@ -63,7 +63,10 @@ def conv_transpose(ctx, x, w, b=None, *, auto_pad="NOTSET", dilations=None, grou
         out_sp = list(output_shape)[-r:] if output_shape else [x.shape[2 + i] * strides[i] for i in range(r)]
         begin, end = [], []
         for i in range(r):
-            total = max(0, strides[i] * (x.shape[2 + i] - 1) + output_padding[i] + (kernel[i] - 1) * dilations[i] + 1 - out_sp[i])
+            total = strides[i] * (x.shape[2 + i] - 1) + output_padding[i] + (kernel[i] - 1) * dilations[i] + 1 - out_sp[i]
+            if total < 0:  # the output is larger than the full result: extend it at the end
+                output_padding[i] -= total
+                total = 0
             lo = total // 2 if auto_pad != "SAME_LOWER" else total - total // 2
             begin.append(lo)
             end.append(total - lo)

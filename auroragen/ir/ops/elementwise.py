@@ -93,7 +93,6 @@ BINARY = {
     "and": np.logical_and,
     "or": np.logical_or,
     "xor": np.logical_xor,
-    "prelu": lambda x, slope: np.where(x < 0, x * slope, x),
 }
 COMPARE = {
     "equal": np.equal,
@@ -128,6 +127,18 @@ def _register_all():
 
 
 _register_all()
+
+
+def _prelu_type(x, slope):
+    """Slope broadcasts to x, one way only."""
+    if broadcast_shape(x.shape, slope.shape) != x.shape:
+        raise ValueError(f"slope shape {list(slope.shape)} does not broadcast to {list(x.shape)}")
+    return _broadcast(x, slope)
+
+
+@register("prelu", infer=_prelu_type)
+def prelu(x, slope):
+    return np.where(x < 0, x * slope, x).astype(x.dtype)
 
 
 def _where_type(c, x, y):

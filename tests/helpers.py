@@ -1,0 +1,89 @@
+"""Shared test helpers: build small ONNX models, compile them through the ABI, compare."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+import auroragen
+
+# Warnings are errors in every test build of generated code.
+STRICT = ("CFLAGS=-O1 -std=c99 -Wall -Wextra -Werror",)
+NP2ONNX = {np.dtype(k): v for k, v in {
+    np.float32: TensorProto.FLOAT, np.float64: TensorProto.DOUBLE, np.int64: TensorProto.INT64,
+    np.int32: TensorProto.INT32, np.bool_: TensorProto.BOOL, np.uint8: TensorProto.UINT8, np.int8: TensorProto.INT8,
+}.items()}
+
+
+def ir_version_for(opset: int) -> int:
+    """The IR version that goes with an opset (onnxruntime loads IR <= 10 here)."""
+    return 8 if opset <= 17 else 9 if opset <= 20 else 10
+
+
+def make_model(nodes, inputs: dict[str, np.ndarray], outputs: list[str], inits: dict[str, np.ndarray] | None = None,
+               opset: int = 17, output_types: dict[str, int] | None = None) -> onnx.ModelProto:
+    """A model over `nodes` whose graph inputs have the example arrays' types and shapes."""
+    ins = [helper.make_tensor_value_info(k, NP2ONNX[v.dtype], v.shape) for k, v in inputs.items()]
+    outs = [helper.make_tensor_value_info(o, (output_types or {}).get(o, TensorProto.UNDEFINED), None) for o in outputs]
+    inits = [numpy_helper.from_array(np.asarray(v), k) for k, v in (inits or {}).items()]
+    g = helper.make_graph(nodes, "test", ins, outs, inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+    m.ir_version = ir_version_for(opset)
+    return typed_outputs(m)
+
+
+def typed_outputs(m: onnx.ModelProto) -> onnx.ModelProto:
+    """Fill in output element types from shape inference (onnxruntime wants them)."""
+    inferred = onnx.shape_inference.infer_shapes(m)
+    known = {vi.name: vi for vi in list(inferred.graph.value_info) + list(inferred.graph.output)}
+    for o in m.graph.output:
+        if o.type.tensor_type.elem_type == TensorProto.UNDEFINED and o.name in known:
+            o.type.tensor_type.elem_type = known[o.name].type.tensor_type.elem_type
+    return m
+
+
+def reference(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+    from onnx.reference import ReferenceEvaluator
+
+    return [np.asarray(r) for r in ReferenceEvaluator(model).run(None, feeds)]
+
+
+def ort_reference(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    return sess.run(None, feeds)
+
+
+def compile_and_run(model, feeds: dict[str, np.ndarray], out_dir: Path, target: str = "generic", **kw) -> list[np.ndarray]:
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    auroragen.compile(model, target=target, out_dir=out_dir, **kw)
+    m = auroragen.load(out_dir, make_args=STRICT)
+    return m(**feeds)
+
+
+def assert_close(got: list[np.ndarray], want: list[np.ndarray], rtol=1e-4, atol=1e-5):
+    assert len(got) == len(want)
+    for k, (g, w) in enumerate(zip(got, want)):
+        w = np.asarray(w)
+        assert g.shape == w.shape, f"output {k}: shape {g.shape} != {w.shape}"
+        if w.dtype.kind in "fc":
+            np.testing.assert_allclose(g, w.astype(g.dtype), rtol=rtol, atol=atol, err_msg=f"output {k}")
+        else:
+            np.testing.assert_array_equal(g, w.astype(g.dtype), err_msg=f"output {k}")
+
+
+def expose(model: onnx.ModelProto, names: list[str]) -> onnx.ModelProto:
+    """A copy of model with extra graph outputs (for comparing intermediate tensors)."""
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    for n in names:
+        m.graph.output.append(helper.make_tensor_value_info(n, TensorProto.UNDEFINED, None))
+    return typed_outputs(m)
