@@ -167,8 +167,8 @@ def emit(sched: Schedule, out_dir: Path, *, prefix: str, command: str, openmp: b
     }
     asm = []
     if blob:
-        files[f"{P}_weights.S"] = render("weights.S.j2", **common, weights=weights)
-        asm = [f"{P}_weights.S"]
+        files[f"{P}_blob.S"] = render("weights.S.j2", **common, weights=weights)
+        asm = [f"{P}_blob.S"]
     files["Makefile"] = render(
         "Makefile.j2", **common, default_cc=t.default_cc, isa_flags=t.isa_flags, pic=not t.freestanding,
         shared=not t.freestanding, openmp=openmp, sources=[f"{P}.c", f"{P}_weights.c"], asm_sources=asm,

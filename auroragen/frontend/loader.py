@@ -96,7 +96,10 @@ def fix_input_shapes(model: onnx.ModelProto, dims: dict[str, int], input_shapes:
     for name in input_shapes:
         if name not in names:
             raise AuroraError(f"--input-shape {name}: the model has no input named {name!r} (inputs: {', '.join(sorted(names))})")
-    used: set[str] = set()
+    everywhere = {d.dim_param for vi in list(model.graph.input) + list(model.graph.output) + list(model.graph.value_info)
+                  for d in vi.type.tensor_type.shape.dim if d.HasField("dim_param")}
+    for name in sorted(set(dims) - everywhere):  # a typo, not a dimension of this model
+        raise AuroraError(f"--dim {name}: no dimension of the model is named {name!r}")
     for inp in inputs:
         tt = inp.type.tensor_type
         if not inp.type.HasField("tensor_type"):
@@ -121,7 +124,6 @@ def fix_input_shapes(model: onnx.ModelProto, dims: dict[str, int], input_shapes:
                     raise AuroraError(f"input {inp.name!r} dimension {k} is negative ({d.dim_value})")
                 continue
             if d.HasField("dim_param") and d.dim_param in dims:
-                used.add(d.dim_param)
                 d.dim_value = dims[d.dim_param]
                 continue
             if d.HasField("dim_param"):
@@ -130,12 +132,6 @@ def fix_input_shapes(model: onnx.ModelProto, dims: dict[str, int], input_shapes:
                     f"or --input-shape {inp.name}=D0xD1x..."
                 )
             raise AuroraError(f"input {inp.name!r} dimension {k} is unknown: fix it with --input-shape {inp.name}=D0xD1x...")
-    unused = set(dims) - used
-    # a --dim naming a dimension that appears only inside the graph is fine; one that appears nowhere is a typo
-    everywhere = {d.dim_param for vi in list(model.graph.input) + list(model.graph.output) + list(model.graph.value_info)
-                  for d in vi.type.tensor_type.shape.dim if d.HasField("dim_param")}
-    for name in sorted(unused - everywhere):
-        raise AuroraError(f"--dim {name}: no dimension of the model is named {name!r}")
     for vi in list(model.graph.output) + list(model.graph.value_info):
         for d in vi.type.tensor_type.shape.dim:
             if d.HasField("dim_param") and d.dim_param in dims:

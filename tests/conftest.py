@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import onnx
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "examples"))
+
+
+@pytest.fixture(scope="session")
+def tiny_cnn(tmp_path_factory) -> Path:
+    """The demo model (examples/make_example.py), written to a temporary file."""
+    import make_example
+
+    p = tmp_path_factory.mktemp("model") / "tiny_cnn.onnx"
+    onnx.save(make_example.build(), p)
+    return p
