@@ -51,6 +51,8 @@ CASES = [
     *binary("Add"), *binary("Sub"), *binary("Mul"), *binary("Div", 0.5, 2.0), *binary("Pow", 0.5, 2.0),
     *binary("Min"), *binary("Max"),
     Case("PRelu", "PRelu", [f32(2, 3, 4), f32(3, 1)]), Case("PRelu-scalar", "PRelu", [f32(2, 3), f32(1)]),
+    Case("Mod-int", "Mod", [np.array([-7, 7, -7, 7, 5], np.int64), np.array([3, -3, -3, 3, 5], np.int64)]),
+    Case("Mod-fmod-float", "Mod", [f32(3, 4, lo=-5, hi=5), f32(4, lo=1, hi=2)], {"fmod": 1}),
     Case("Sum-3", "Sum", [f32(2, 3), f32(3), f32(2, 1)]),
     Case("Max-3", "Max", [f32(2, 3), f32(3), f32(2, 1)]),
     Case("Clip-inputs", "Clip", [f32(4, 5)], inits={"lo": np.float32(-0.5), "hi": np.float32(0.7)}),

@@ -70,7 +70,7 @@ ANY_EXPR = {
     "where": "a0 ? a1 : a2",
     "identity": "a0",
 }
-ELEMENTWISE_OPS = sorted(set(FLOAT_EXPR) | set(INT_EXPR) | set(ANY_EXPR) | {"cast"})
+ELEMENTWISE_OPS = sorted(set(FLOAT_EXPR) | set(INT_EXPR) | set(ANY_EXPR) | {"cast", "mod"})
 
 
 def expression(node: Node) -> str:
@@ -93,6 +93,12 @@ def expression(node: Node) -> str:
         if hi < info.max:
             expr = f"a0 > {literal(hi, out)} ? {literal(hi, out)} : ({expr})"
         return expr
+    if node.op == "mod":
+        if table_key.is_float:
+            return f"fmod{'' if table_key is DType.DOUBLE else 'f'}(a0, a1)"
+        if node.attrs.get("fmod") or unsigned:
+            return "a0 % a1"
+        return "(a0 % a1 != 0 && ((a0 % a1 < 0) != (a1 < 0))) ? a0 % a1 + a1 : a0 % a1"
     if unsigned and node.op in ("abs", "relu"):
         return "a0"
     if unsigned and node.op == "sign":

@@ -54,6 +54,13 @@ def variadic(ctx, *xs):
     return acc
 
 
+@converter("Mod")
+def mod(ctx, a, b, *, fmod=0):
+    if a.dtype.is_float and not fmod:
+        raise ctx.error("fmod=0 is only defined for integers")
+    return ctx.emit("mod", a, b, fmod=int(fmod))
+
+
 @converter("LeakyRelu")
 def leaky_relu(ctx, x, *, alpha=0.01):
     return ctx.emit("leaky_relu", x, alpha=float(alpha))

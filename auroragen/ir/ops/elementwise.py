@@ -129,6 +129,13 @@ def _register_all():
 _register_all()
 
 
+@register("mod", infer=_broadcast)
+def mod(a, b, fmod=0):
+    """fmod=1: the remainder has the dividend's sign (C fmod); fmod=0: the divisor's (integers only)."""
+    with np.errstate(all="ignore"):
+        return (np.fmod(a, b) if fmod else np.mod(a, b)).astype(a.dtype)
+
+
 def _prelu_type(x, slope):
     """Slope broadcasts to x, one way only."""
     if broadcast_shape(x.shape, slope.shape) != x.shape:

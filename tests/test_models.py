@@ -1,0 +1,99 @@
+"""Whole models through the ABI (compile -> generated Makefile -> cffi) against onnxruntime
+(onnx.reference where onnxruntime is not installed), within rtol 1e-3, atol 1e-4."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from helpers import assert_close, compile_and_run, expose, reference
+
+import auroragen
+
+RTOL, ATOL = 1e-3, 1e-4
+LIGHT = Path(onnx.__file__).parent / "backend" / "test" / "data" / "light"
+
+
+def oracle(model: onnx.ModelProto, feeds):
+    try:
+        from helpers import ort_reference
+
+        return ort_reference(model, feeds)
+    except ImportError:
+        return reference(model, feeds)
+
+
+def check(model: onnx.ModelProto, feeds, tmp_path, **kw):
+    want = oracle(model, feeds)
+    got = compile_and_run(model, feeds, tmp_path / "out", **kw)
+    assert_close(got, want, rtol=RTOL, atol=ATOL)
+    return got
+
+
+# -- the "light" model zoo shipped with onnx ---------------------------------------------
+
+LIGHT_MODELS = ["squeezenet", "shufflenet", "inception_v1", "resnet50", "inception_v2", "densenet121"]
+
+
+def _pre_softmax(model: onnx.ModelProto) -> list[str]:
+    """The input of the final Softmax: with every weight 0.02 the softmax itself is flat."""
+    return [n.input[0] for n in model.graph.node if n.op_type == "Softmax"][-1:]
+
+
+@pytest.mark.parametrize("name", LIGHT_MODELS)
+def test_light_model(name, tmp_path):
+    path = LIGHT / f"light_{name}.onnx"
+    model = onnx.load(path)
+    model = expose(model, _pre_softmax(model))
+    g = auroragen.import_onnx(model)
+    rng = np.random.default_rng(0)
+    feeds = {v.name: rng.standard_normal(v.shape).astype(np.float32) for v in g.inputs}
+    got = check(model, feeds, tmp_path)
+    assert np.std(got[-1]) > 0 or np.abs(got[-1]).max() > 0
+
+
+def test_light_model_weights_stay_small_splats(tmp_path):
+    """ResNet-50's 25M ConstantOfShape weights must not become 100 MB of C."""
+    res = auroragen.compile(LIGHT / "light_resnet50.onnx", out_dir=tmp_path / "out")
+    total = sum(p.stat().st_size for p in (tmp_path / "out").iterdir())
+    assert total < 2_000_000, total
+    assert any(s.kernel == "fill" for s in res.schedule.steps)
+
+
+# -- models exported by torch ----------------------------------------------------------------
+
+torch = pytest.importorskip("torch", reason="torch==2.13.0 exports these models (pip install torch==2.13.0)")
+
+
+def _torch_cases():
+    import torch_models as tm
+
+    return {
+        "mlp": (tm.MLP, (1, 1, 28, 28)),
+        "small_cnn": (tm.SmallCNN, (2, 1, 28, 28)),
+        "resnet18": (tm.ResNet18, (1, 3, 64, 64)),
+        "mobilenet_v2": (tm.MobileNetV2, (1, 3, 64, 64)),
+        "encoder": (tm.Encoder, None),
+    }
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("exporter", ["legacy", "dynamo"])
+@pytest.mark.parametrize("name", ["mlp", "small_cnn", "resnet18", "mobilenet_v2", "encoder"])
+def test_torch_model(name, exporter, tmp_path):
+    import torch_models as tm
+
+    if exporter == "dynamo":
+        pytest.importorskip("onnxscript", reason="torch's dynamo exporter needs onnxscript")
+    cls, shape = _torch_cases()[name]
+    torch.manual_seed(0)
+    module = cls()
+    example = torch.randint(0, 100, (1, 16)) if shape is None else torch.randn(*shape)
+    model = tm.export(module, example, dynamo=exporter == "dynamo")
+    g = auroragen.import_onnx(model)
+    feeds = {g.inputs[0].name: example.numpy()}
+    got = check(model, feeds, tmp_path)
+    with torch.no_grad():
+        np.testing.assert_allclose(got[0], module(example).numpy(), rtol=RTOL, atol=ATOL)
