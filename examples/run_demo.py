@@ -39,7 +39,7 @@ def main(model_path: str, out_dir: str) -> int:
     feeds = {v.name: rng.standard_normal(v.shape).astype(v.dtype.np) for v in g.inputs}
     with tempfile.TemporaryDirectory() as tmp:
         ins = []
-        for k, (name, a) in enumerate(feeds.items()):
+        for k, a in enumerate(feeds.values()):
             p = Path(tmp) / f"in{k}.bin"
             p.write_bytes(np.ascontiguousarray(a).tobytes())
             ins.append(str(p))

@@ -99,3 +99,19 @@ def test_every_op_has_a_kernel():
     get_builder("add")  # loads every builder module
     missing = sorted(set(OPS) - set(BUILDERS))
     assert missing == [], f"IR ops without a kernel: {missing}"
+
+
+def test_source_is_lint_clean():
+    """ruff over the package, tests and examples (the project's style gate)."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    ruff = Path(sys.executable).parent / "ruff"
+    if not ruff.exists() and shutil.which("ruff") is None:
+        pytest.skip("ruff is not installed (it comes with the test extra)")
+    root = Path(__file__).resolve().parent.parent
+    r = subprocess.run([str(ruff) if ruff.exists() else "ruff", "check", "auroragen", "tests", "examples"], cwd=root,
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr

@@ -103,7 +103,8 @@ CASES = [
          {"strides": [3, 2], "output_shape": [10, 8]}),
     # pooling
     Case("MaxPool", "MaxPool", [f32(1, 3, 8, 8)], {"kernel_shape": [2, 2], "strides": [2, 2]}),
-    Case("MaxPool-pads-ceil", "MaxPool", [f32(2, 2, 9, 7)], {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1], "ceil_mode": 1}),
+    Case("MaxPool-pads-ceil", "MaxPool", [f32(2, 2, 9, 7)],
+         {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1], "ceil_mode": 1}),
     Case("MaxPool-dilations", "MaxPool", [f32(1, 2, 9, 9)], {"kernel_shape": [2, 2], "dilations": [2, 2]}),
     Case("MaxPool-same", "MaxPool", [f32(1, 2, 7, 7)], {"kernel_shape": [3, 3], "strides": [2, 2], "auto_pad": "SAME_UPPER"}),
     Case("MaxPool-1d", "MaxPool", [f32(1, 2, 9)], {"kernel_shape": [3], "strides": [2]}),
@@ -180,7 +181,8 @@ CASES = [
     Case("Resize-linear-align-corners-sizes", "Resize", [f32(1, 2, 3, 4)],
          {"mode": "linear", "coordinate_transformation_mode": "align_corners"},
          inits={"roi": np.zeros(0, np.float32), "sc": np.zeros(0, np.float32), "sz": i64(1, 2, 5, 7)}),
-    Case("Resize-linear-pytorch-down", "Resize", [f32(1, 1, 8, 8)], {"mode": "linear", "coordinate_transformation_mode": "pytorch_half_pixel"},
+    Case("Resize-linear-pytorch-down", "Resize", [f32(1, 1, 8, 8)],
+         {"mode": "linear", "coordinate_transformation_mode": "pytorch_half_pixel"},
          inits={"roi": np.zeros(0, np.float32), "sc": np.array([1, 1, 0.5, 0.75], np.float32)}),
     Case("Upsample-opset9", "Upsample", [f32(1, 1, 2, 3)], {"mode": "nearest"}, inits={"sc": np.array([1, 1, 2, 3], np.float32)}, opset=9),
 ]

@@ -17,7 +17,8 @@ which fails on many real graphs and adapts nothing we cannot read directly.
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import onnx
@@ -142,7 +143,8 @@ class Context:
 def _is_elementwise(op: str) -> bool:
     from ..ir.ops import elementwise
 
-    return op in elementwise.UNARY or op in elementwise.UNARY_ATTR or op in elementwise.BINARY or op in elementwise.COMPARE or op in ("where", "cast")
+    tables = (elementwise.UNARY, elementwise.UNARY_ATTR, elementwise.BINARY, elementwise.COMPARE)
+    return any(op in t for t in tables) or op in ("where", "cast", "mod", "prelu")
 
 
 def attribute_values(node: onnx.NodeProto) -> dict[str, Any]:

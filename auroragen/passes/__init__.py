@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 from ..ir import Graph, print_graph, verify
 from .dce import DeadCodeElimination

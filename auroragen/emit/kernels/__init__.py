@@ -7,13 +7,14 @@ never graphs. Every op of the IR must have a builder (tests check it).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from math import prod
-from typing import Any, Callable
+from typing import Any
 
 from ...ir import Node
 
-BUILDERS: dict[str, Callable[..., "Plan"]] = {}
+BUILDERS: dict[str, Callable[..., Plan]] = {}
 
 
 @dataclass

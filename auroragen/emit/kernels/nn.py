@@ -37,7 +37,7 @@ def _valid_range(n_out, n_in, stride, pad, off):
 
 @kernel("conv")
 def plan_conv(node: Node, step) -> Plan:
-    x, w = node.inputs[0], node.inputs[1]
+    x = node.inputs[0]
     (kh, kw), (sh, sw), (dh, dw), (pt, pl, _pb, _pr) = _as2d(node)
     n, c, h, wd = _shape2d(x.shape)
     _, m, oh, ow = _shape2d(node.output.shape)
@@ -120,7 +120,8 @@ def plan_gemm(node: Node, step) -> Plan:
         term = f"in2[i * {cs[0]} + j * {cs[1]}]"
         y += f" + {term}" if at["beta"] == 1.0 else f" + {literal(at['beta'], dt)} * {term}"
     plan = _matmul_plan(node, a.shape, b.shape, at["trans_a"], at["trans_b"], "" if y == "crow[j]" else y)
-    return Plan("matmul", plan, what=f"gemm {list(a.shape)} x {list(b.shape)}{' (A^T)' if at['trans_a'] else ''}{' (B^T)' if at['trans_b'] else ''}")
+    flags = ("A^T " if at["trans_a"] else "") + ("B^T" if at["trans_b"] else "")
+    return Plan("matmul", plan, what=f"gemm {list(a.shape)} x {list(b.shape)} {flags}".rstrip())
 
 
 @kernel("batch_norm")
@@ -136,7 +137,8 @@ def plan_layernorm(node: Node, step) -> Plan:
     x = node.inputs[0]
     ax = node.attrs["axis"]
     return Plan("layernorm", dict(rows=numel(x.shape[:ax]), n=numel(x.shape[ax:]), ctype=x.dtype.ctype, fs=fn_suffix(node),
-                                  eps=literal(node.attrs["epsilon"], x.dtype), has_bias=len(node.inputs) > 2 and node.inputs[2] is not None),
+                                  eps=literal(node.attrs["epsilon"], x.dtype),
+                                  has_bias=len(node.inputs) > 2 and node.inputs[2] is not None),
                 what=f"layer norm over {list(x.shape[ax:])}")
 
 

@@ -128,9 +128,12 @@ def layer_norm(ctx, x, scale, bias=None, *, axis=-1, epsilon=1e-5, stash_type=1)
         raise ctx.error(f"axis {axis} is out of range for rank {x.type.rank}")
     norm = x.shape[ax:]
     # the IR's layernorm takes scale and bias of exactly the normalised shape
-    scale = scale if scale.shape == norm else ctx.emit("expand", ctx.emit("reshape", scale, shape=(1,) * (len(norm) - scale.type.rank) + scale.shape), shape=norm)
-    if bias is not None and bias.shape != norm:
-        bias = ctx.emit("expand", ctx.emit("reshape", bias, shape=(1,) * (len(norm) - bias.type.rank) + bias.shape), shape=norm)
+    def full(p):
+        if p is None or p.shape == norm:
+            return p
+        return ctx.emit("expand", ctx.emit("reshape", p, shape=(1,) * (len(norm) - p.type.rank) + p.shape), shape=norm)
+
+    scale, bias = full(scale), full(bias)
     return ctx.emit("layernorm", x, scale, bias, axis=ax, epsilon=float(epsilon))
 
 

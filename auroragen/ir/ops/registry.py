@@ -11,8 +11,9 @@ attributes (what the frontend resolved from ONNX) as keyword arguments.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
