@@ -89,6 +89,25 @@ def test_runner_rejects_a_wrong_sized_input(tiny_cnn, tmp_path):
     assert r.returncode != 0 and "exactly 3072 bytes" in r.stderr
 
 
+def test_openmp_build_runs_and_matches(tiny_cnn, tmp_path):
+    out = tmp_path / "out"
+    run_cli(tiny_cnn, "-o", out, "--openmp", check=True)
+    assert "#pragma omp parallel for" in (out / "model.c").read_text()
+    assert "-fopenmp" in (out / "Makefile").read_text()
+    subprocess.run(["make", "-s", "-C", str(out), f"CFLAGS={STRICT}"], check=True, capture_output=True)
+    x = np.random.default_rng(4).standard_normal((1, 3, 16, 16)).astype(np.float32)
+    (y,), _ = run_runner(out, "model", [x], [(np.float32, (1, 10))], tmp_path)
+    np.testing.assert_allclose(y, reference(onnx.load(tiny_cnn), {"image": x})[0], rtol=1e-4, atol=1e-6)
+
+
+def test_without_openmp_no_pragma_or_header_appears(tiny_cnn, tmp_path):
+    out = tmp_path / "out"
+    run_cli(tiny_cnn, "-o", out, check=True)
+    text = "".join(p.read_text() for p in out.iterdir() if p.suffix in (".c", ".h"))
+    assert "#pragma omp" not in text and "omp.h" not in text
+    assert "openmp" not in (out / "Makefile").read_text()
+
+
 def test_output_is_deterministic(tiny_cnn, tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     run_cli(tiny_cnn, "-o", a, check=True)

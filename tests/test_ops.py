@@ -200,6 +200,16 @@ def test_op(case, tmp_path):
     assert_close(got, want, **case.tol)
 
 
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_interpreter(case):
+    """The IR's numpy semantics alone (the constant folder's engine) against the same oracle."""
+    import auroragen
+
+    model, feeds = case.model()
+    want = ort_reference(model, feeds) if case.ort_because else reference(model, feeds)
+    assert_close(auroragen.interpret(auroragen.import_onnx(model), feeds), want, **case.tol)
+
+
 def test_constant_node(tmp_path):
     c = helper.make_node("Constant", [], ["c"], value=helper.make_tensor("v", TensorProto.FLOAT, [3], [1.0, 2.0, 3.0]))
     add = helper.make_node("Add", ["x", "c"], ["y"])
