@@ -123,13 +123,11 @@ class Context:
         if splats and len(splats) == len(present):
             if opdef.name in _MOVES and len({s.value for s in splats}) == 1:
                 return [self.constant(splats[0], t) for t in types]
-            if types[0].shape == np.broadcast_shapes(*(v.shape for v in present)) and opdef.name not in _MOVES:
-                try:  # elementwise on splats: compute once on one element
-                    r = opdef.run([None if v is None else self.const(v).reshape(-1)[:1] for v in inputs], attrs)
-                    if len(r) == 1 and r[0].size == 1 and _is_elementwise(opdef.name):
-                        return [self.constant(Splat(r[0].reshape(-1)[0].item()), types[0])]
-                except Exception:  # noqa: BLE001 - fall through to the general rule
-                    pass
+            if _is_elementwise(opdef.name):  # computed once, on one element of each input
+                one = [None if v is None else np.asarray(self.consts[v].value, v.dtype.np).reshape(1) for v in inputs]
+                with np.errstate(all="ignore"):
+                    r = opdef.run(one, attrs)[0]
+                return [self.constant(Splat(r.reshape(-1)[0].item()), types[0])]
         if sum(t.numel for t in types) > FOLD_LIMIT:
             return None
         try:

@@ -8,7 +8,7 @@ never graphs. Every op of the IR must have a builder (tests check it).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from math import prod
 from typing import Any
 
@@ -24,7 +24,6 @@ class Plan:
     can_fail: bool = False  # the kernel returns an AURORA_* code
     inputs: list[int] | None = None  # which node inputs it reads (default: all present ones)
     what: str = ""  # a one-line description for the comment above the kernel
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def kernel(*ops: str):

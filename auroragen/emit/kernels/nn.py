@@ -35,36 +35,40 @@ def _valid_range(n_out, n_in, stride, pad, off):
     return lo, hi
 
 
-@kernel("conv")
-def plan_conv(node: Node, step) -> Plan:
+def _conv_params(node: Node) -> dict:
+    """Shape and window parameters shared by conv and conv_transpose (2-D view)."""
     x = node.inputs[0]
     (kh, kw), (sh, sw), (dh, dw), (pt, pl, _pb, _pr) = _as2d(node)
     n, c, h, wd = _shape2d(x.shape)
     _, m, oh, ow = _shape2d(node.output.shape)
     g = node.attrs["group"]
-    rows = [_valid_range(oh, h, sh, pt, k * dh) for k in range(kh)]
-    cols = [_valid_range(ow, wd, sw, pl, k * dw) for k in range(kw)]
-    return Plan("conv", dict(
-        N=n, C=c, H=h, W=wd, M=m, OH=oh, OW=ow, KH=kh, KW=kw, SH=sh, SW=sw, DH=dh, DW=dw, PT=pt, PL=pl,
-        CG=c // g, MG=m // g, has_bias=len(node.inputs) > 2 and node.inputs[2] is not None, ctype=x.dtype.ctype,
-        oh_lo=[r[0] for r in rows], oh_hi=[r[1] for r in rows], ow_lo=[r[0] for r in cols], ow_hi=[r[1] for r in cols],
-    ), what=f"conv {kh}x{kw} stride {sh}x{sw} group {g}: {list(x.shape)} -> {list(node.output.shape)}")
+    return dict(N=n, C=c, H=h, W=wd, M=m, OH=oh, OW=ow, KH=kh, KW=kw, SH=sh, SW=sw, DH=dh, DW=dw, PT=pt, PL=pl,
+                CG=c // g, MG=m // g, has_bias=len(node.inputs) > 2 and node.inputs[2] is not None, ctype=x.dtype.ctype)
+
+
+def _what(node: Node, p: dict) -> str:
+    return (f"{node.op} {p['KH']}x{p['KW']} stride {p['SH']}x{p['SW']} group {node.attrs['group']}: "
+            f"{list(node.inputs[0].shape)} -> {list(node.output.shape)}")
+
+
+@kernel("conv")
+def plan_conv(node: Node, step) -> Plan:
+    """Per kernel tap, the output rows/columns whose input index is inside the image."""
+    p = _conv_params(node)
+    rows = [_valid_range(p["OH"], p["H"], p["SH"], p["PT"], k * p["DH"]) for k in range(p["KH"])]
+    cols = [_valid_range(p["OW"], p["W"], p["SW"], p["PL"], k * p["DW"]) for k in range(p["KW"])]
+    p.update(oh_lo=[r[0] for r in rows], oh_hi=[r[1] for r in rows], ow_lo=[r[0] for r in cols], ow_hi=[r[1] for r in cols])
+    return Plan("conv", p, what=_what(node, p))
 
 
 @kernel("conv_transpose")
 def plan_conv_transpose(node: Node, step) -> Plan:
-    x = node.inputs[0]
-    (kh, kw), (sh, sw), (dh, dw), (pt, pl, _pb, _pr) = _as2d(node)
-    n, c, h, wd = _shape2d(x.shape)
-    _, m, oh, ow = _shape2d(node.output.shape)
-    g = node.attrs["group"]
-    rows = [_valid_range(h, oh, sh, pt, k * dh) for k in range(kh)]
-    cols = [_valid_range(wd, ow, sw, pl, k * dw) for k in range(kw)]
-    return Plan("conv_transpose", dict(
-        N=n, C=c, H=h, W=wd, M=m, OH=oh, OW=ow, KH=kh, KW=kw, SH=sh, SW=sw, DH=dh, DW=dw, PT=pt, PL=pl,
-        CG=c // g, MG=m // g, has_bias=len(node.inputs) > 2 and node.inputs[2] is not None, ctype=x.dtype.ctype,
-        ih_lo=[r[0] for r in rows], ih_hi=[r[1] for r in rows], iw_lo=[r[0] for r in cols], iw_hi=[r[1] for r in cols],
-    ), what=f"conv_transpose {kh}x{kw} stride {sh}x{sw}: {list(x.shape)} -> {list(node.output.shape)}")
+    """Per kernel tap, the input rows/columns whose output index is inside the result."""
+    p = _conv_params(node)
+    rows = [_valid_range(p["H"], p["OH"], p["SH"], p["PT"], k * p["DH"]) for k in range(p["KH"])]
+    cols = [_valid_range(p["W"], p["OW"], p["SW"], p["PL"], k * p["DW"]) for k in range(p["KW"])]
+    p.update(ih_lo=[r[0] for r in rows], ih_hi=[r[1] for r in rows], iw_lo=[r[0] for r in cols], iw_hi=[r[1] for r in cols])
+    return Plan("conv_transpose", p, what=_what(node, p))
 
 
 @kernel("max_pool", "average_pool")

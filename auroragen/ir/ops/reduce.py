@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..types import DType, TensorType
+from ..types import DType
 from .registry import register
 
 
@@ -78,5 +78,3 @@ def _arg(fn):
 
 register("arg_max", infer=_arg_type)(_arg(np.argmax))
 register("arg_min", infer=_arg_type)(_arg(np.argmin))
-
-__all__ = ["REDUCE", "TensorType"]
