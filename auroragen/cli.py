@@ -29,7 +29,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("model", help="the .onnx file (external data is read from its folder only)")
+    p.add_argument("model", nargs="?", help="the .onnx file (external data is read from its folder only)")
     p.add_argument("--target", default="generic", choices=list(TARGETS),
                    help="instruction set: " + "; ".join(f"{t.name}: {t.description}" for t in TARGETS.values()))
     p.add_argument("-o", "--output", metavar="OUT", help="the folder to write (replaced as a whole on success)")
@@ -77,6 +77,8 @@ def run(argv: list[str] | None = None) -> int:
     if args.list_passes:
         print("\n".join(passes.names()))
         return 0
+    if not args.model:
+        raise AuroraError("no model given: auroragen MODEL.onnx --target TARGET -o OUT (see --help)")
     dims = _kv(args.dim, "--dim", _dim)
     shapes = _kv(args.input_shape, "--input-shape", _shape)
     if args.dump_after and args.dump_after not in passes.names():

@@ -10,8 +10,13 @@ from .errors import AuroraError
 from .ir import Graph, ops
 
 
-def interpret(graph: Graph, inputs: Sequence[np.ndarray] | Mapping[str, np.ndarray]) -> list[np.ndarray]:
-    """Evaluate `graph` on inputs (in graph order, or by ONNX name); returns the outputs."""
+def interpret(graph, inputs: Sequence[np.ndarray] | Mapping[str, np.ndarray]) -> list[np.ndarray]:
+    """Evaluate an Aurora graph (or an ONNX model: path or ModelProto) on inputs given in
+    graph order or by ONNX name; returns the outputs."""
+    if not isinstance(graph, Graph):
+        from .frontend import load
+
+        graph = load(graph)
     if isinstance(inputs, Mapping):
         missing = [v.name for v in graph.inputs if v.name not in inputs]
         if missing:

@@ -177,6 +177,20 @@ def test_emit_ir_prints_the_graph(tiny_cnn):
     assert "aurora.conv" in r.stdout and "aurora.softmax" in r.stdout
 
 
+def test_dump_after_prints_the_ir_after_a_pass(tiny_cnn):
+    passes = run_cli("--list-passes", check=True).stdout.split()
+    assert "dce" in passes
+    r = run_cli(tiny_cnn, "--dump-after", "dce", check=True)
+    assert r.stdout.startswith("aurora.graph @main(") and "aurora.conv" in r.stdout
+    assert_clean_error(run_cli(tiny_cnn, "--dump-after", "nosuchpass"), "no such pass")
+
+
+def test_interpret_runs_an_onnx_file(tiny_cnn):
+    x = np.random.default_rng(9).standard_normal((1, 3, 16, 16)).astype(np.float32)
+    got = auroragen.interpret(tiny_cnn, {"image": x})
+    np.testing.assert_allclose(got[0], reference(onnx.load(tiny_cnn), {"image": x})[0], rtol=1e-5, atol=1e-7)
+
+
 def test_run_rejects_null_pointers_and_misaligned_arenas(tiny_cnn, tmp_path):
     out = tmp_path / "out"
     auroragen.compile(tiny_cnn, out_dir=out)
