@@ -83,7 +83,7 @@ def run(argv: list[str] | None = None) -> int:
     shapes = _kv(args.input_shape, "--input-shape", _shape)
     if args.dump_after and args.dump_after not in passes.names():
         raise AuroraError(f"--dump-after {args.dump_after!r}: no such pass (passes: {', '.join(passes.names())})")
-    if not args.emit_ir and not args.output:
+    if not (args.emit_ir or args.dump_after) and not args.output:
         raise AuroraError("no output folder: give -o OUT (or --emit-ir to print the IR)")
     verbose = not args.quiet and sys.stderr.isatty()
     t0 = time.perf_counter()
