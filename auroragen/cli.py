@@ -37,6 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--openmp", action="store_true", help="parallelise kernels with OpenMP (OMP_NUM_THREADS sets threads)")
     p.add_argument("--dim", action="append", default=[], metavar="NAME=VALUE", help="fix a symbolic dimension by name")
     p.add_argument("--input-shape", action="append", default=[], metavar="NAME=D0xD1x...", help="fix one input's whole shape")
+    p.add_argument("--bind", action="append", default=[], metavar="NAME=FILE.npy",
+                   help="fix a graph input to the array in FILE.npy at compile time (it stops being an input)")
     p.add_argument("--emit-ir", action="store_true", help="print the Aurora IR after the pipeline instead of writing C")
     p.add_argument("--dump-after", metavar="PASS", help="print the IR after the named pass (see --list-passes)")
     p.add_argument("--list-passes", action="store_true", help="list the graph passes in pipeline order and exit")
@@ -69,6 +71,15 @@ def _shape(s: str) -> list[int]:
     return [] if s in ("", "scalar") else [_dim(d) for d in s.lower().split("x")]
 
 
+def _npy(path: str):
+    import numpy as np
+
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise ValueError(str(e)) from None
+
+
 def run(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from . import compiler, frontend, passes
@@ -81,6 +92,7 @@ def run(argv: list[str] | None = None) -> int:
         raise AuroraError("no model given: auroragen MODEL.onnx --target TARGET -o OUT (see --help)")
     dims = _kv(args.dim, "--dim", _dim)
     shapes = _kv(args.input_shape, "--input-shape", _shape)
+    bind = _kv(args.bind, "--bind", _npy)
     if args.dump_after and args.dump_after not in passes.names():
         raise AuroraError(f"--dump-after {args.dump_after!r}: no such pass (passes: {', '.join(passes.names())})")
     if not (args.emit_ir or args.dump_after) and not args.output:
@@ -93,7 +105,7 @@ def run(argv: list[str] | None = None) -> int:
             print(f"auroragen: [{time.perf_counter() - t0:6.2f}s] {msg}", file=sys.stderr, flush=True)
 
     if args.emit_ir or args.dump_after:
-        g = frontend.load(args.model, dims=dims, input_shapes=shapes)
+        g = frontend.load(args.model, dims=dims, input_shapes=shapes, bind=bind)
         progress("imported the model")
         g = passes.run_pipeline(g, dump_after=args.dump_after, dump=lambda s: sys.stdout.write(s))
         if args.emit_ir:
@@ -102,9 +114,10 @@ def run(argv: list[str] | None = None) -> int:
             return 0
     command = " ".join(["auroragen", os.path.basename(args.model), "--target", args.target, "--name", args.name]
                        + (["--openmp"] if args.openmp else [])
-                       + [f"--dim {d}" for d in args.dim] + [f"--input-shape {s}" for s in args.input_shape])
+                       + [f"--dim {d}" for d in args.dim] + [f"--input-shape {s}" for s in args.input_shape]
+                       + [f"--bind {b.partition('=')[0]}=..." for b in args.bind])
     res = compiler.compile(args.model, args.target, args.output, name=args.name, openmp=args.openmp, dims=dims,
-                           input_shapes=shapes, command=command, progress=progress)
+                           input_shapes=shapes, bind=bind, command=command, progress=progress)
     if not args.quiet:
         print(res.report())
     return 0

@@ -107,8 +107,10 @@ def compile_graph(graph: Graph, target: str = "generic", out_dir: str | os.PathL
 
 def compile(model, target: str = "generic", out_dir: str | os.PathLike = "out", *, name: str = "model",
             openmp: bool = False, dims: dict[str, int] | None = None, input_shapes: dict[str, list[int]] | None = None,
-            command: str = "", progress: Callable[[str], None] | None = None) -> CompileResult:
+            bind: dict | None = None, command: str = "", progress: Callable[[str], None] | None = None) -> CompileResult:
     """Compile an ONNX model (path or ModelProto) to C in out_dir, as ../ABI.md describes.
+
+    `bind` fixes graph inputs to values at compile time (they stop being inputs).
 
     On any error out_dir is left as it was and AuroraError is raised.
     """
@@ -118,7 +120,7 @@ def compile(model, target: str = "generic", out_dir: str | os.PathLike = "out", 
     _check_out(Path(out_dir))
     timings = {}
     t = time.perf_counter()
-    model_proto = frontend.load_model(model, dims=dims, input_shapes=input_shapes)
+    model_proto = frontend.load_model(model, dims=dims, input_shapes=input_shapes, bind=bind)
     ops_before = Counter(n.op_type for n in model_proto.graph.node)
     graph = frontend.import_model(model_proto)
     timings["load"] = time.perf_counter() - t

@@ -20,6 +20,14 @@ class AuroraError(Exception):
         return _one_line(where + self.message)
 
 
+class NeedsConstant(AuroraError):
+    """An input that decides shapes is a runtime graph input; `--bind` can fix its value."""
+
+    def __init__(self, message: str, *, value_name: str, node: str | None = None, op: str | None = None):
+        self.value_name = value_name
+        super().__init__(message, node=node, op=op)
+
+
 def _quote(s: str) -> str:
     return repr(s) if s.isprintable() else ascii(s)
 

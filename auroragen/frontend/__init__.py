@@ -7,9 +7,9 @@ from .importer import import_model
 from .loader import load_model
 
 
-def load(src, *, dims=None, input_shapes=None) -> Graph:
+def load(src, *, dims=None, input_shapes=None, bind=None) -> Graph:
     """Read an ONNX model (path or ModelProto) and import it as an Aurora graph."""
-    return import_model(load_model(src, dims=dims, input_shapes=input_shapes))
+    return import_model(load_model(src, dims=dims, input_shapes=input_shapes, bind=bind))
 
 
 __all__ = ["import_model", "load", "load_model"]

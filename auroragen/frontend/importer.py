@@ -24,7 +24,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from ..errors import AuroraError
+from ..errors import AuroraError, NeedsConstant
 from ..ir import Graph, Node, Splat, TensorType, Value, ops
 from ..ir.types import DType
 from .loader import graph_inputs
@@ -62,6 +62,7 @@ class Context:
         self.node_name = ""
         self.op_type = ""
         self.n_outputs = 1
+        self.graph_inputs: set[Value] = set()
 
     # -- errors --------------------------------------------------------------
     def error(self, msg: str) -> AuroraError:
@@ -85,6 +86,10 @@ class Context:
         if v is None:
             raise self.error(f"{what} is missing")
         if v not in self.consts:
+            if v in self.graph_inputs:
+                raise NeedsConstant(
+                    f"{what} must be known at compile time, but graph input {v.name!r} gives it at run time: "
+                    f"fix its value with --bind {v.name}=FILE.npy", value_name=v.name, node=self.node_name, op=self.op_type)
             raise self.error(f"{what} must be known at compile time (it depends on the model's inputs)")
         c = self.consts[v]
         return c.materialize(v.type) if isinstance(c, Splat) else c
@@ -182,6 +187,7 @@ def import_model(model: onnx.ModelProto) -> Graph:
         v = Value(value_type(vi), vi.name)
         env[vi.name] = v
         inputs.append(v)
+    ctx.graph_inputs = set(inputs)
     for t in g.initializer:
         try:
             arr = numpy_helper.to_array(t)

@@ -13,17 +13,20 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import onnx
 from google.protobuf.message import DecodeError
-from onnx import external_data_helper
+from onnx import external_data_helper, numpy_helper
 
 from ..errors import AuroraError
 
 
-def load_model(src, *, dims: dict[str, int] | None = None, input_shapes: dict[str, list[int]] | None = None) -> onnx.ModelProto:
+def load_model(src, *, dims: dict[str, int] | None = None, input_shapes: dict[str, list[int]] | None = None,
+               bind: dict[str, np.ndarray] | None = None) -> onnx.ModelProto:
     model = _read(src) if not isinstance(src, onnx.ModelProto) else _copy(src)
     if not model.HasField("graph"):
         raise AuroraError("the model has no graph (not an ONNX model?)")
+    bind_inputs(model, bind or {})
     fix_input_shapes(model, dims or {}, input_shapes or {})
     try:
         model = onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=False, data_prop=True)
@@ -82,6 +85,23 @@ def load_external_data(model: onnx.ModelProto, base: Path) -> None:
         t.raw_data = raw
         del t.external_data[:]
         t.data_location = onnx.TensorProto.DEFAULT
+
+
+def bind_inputs(model: onnx.ModelProto, bind: dict[str, np.ndarray]) -> None:
+    """Turn graph inputs into initializers with the given values (compile-time specialisation)."""
+    by_name = {i.name: i for i in graph_inputs(model)}
+    for name, value in bind.items():
+        if name not in by_name:
+            raise AuroraError(f"--bind {name}: the model has no input named {name!r}")
+        tt = by_name[name].type.tensor_type
+        value = np.asarray(value)
+        want = onnx.helper.tensor_dtype_to_np_dtype(tt.elem_type) if tt.elem_type else value.dtype
+        if tt.HasField("shape"):
+            dims = [d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim]
+            if len(dims) != value.ndim or any(d is not None and d != n for d, n in zip(dims, value.shape)):
+                raise AuroraError(f"--bind {name}: value of shape {list(value.shape)} does not fit the input's {dims}")
+        model.graph.initializer.append(numpy_helper.from_array(value.astype(want), name))
+        model.graph.input.remove(by_name[name])
 
 
 def graph_inputs(model: onnx.ModelProto):

@@ -1,0 +1,225 @@
+"""The ONNX backend node tests as auroragen's scoreboard.
+
+Each case is generated from the installed onnx package, compiled through the
+real ABI (auroragen.compile -> the generated Makefile with -Werror -> cffi)
+and compared with the case's expected outputs: floats with rtol 1e-3 and atol
+1e-5 and equal NaN and infinity positions, integers and bools exactly.
+
+A static-shape compiler must know shape-deciding values (Reshape's shape,
+Slice's starts, reduction axes, Resize's scales, ...) at compile time. Node
+tests pass them as graph inputs; where the compiler says an input must be
+constant, the harness binds that input to the test's value (`--bind`), one
+input at a time, and the rest stay run-time inputs.
+
+    python tests/conformance.py [--target generic] [--jobs 2] [--csv FILE] [-k SUBSTRING]
+
+prints a table per op and overall and writes a CSV (`make conformance`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import fnmatch
+import hashlib
+import shutil
+import sys
+import tempfile
+import time
+import warnings
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = ROOT / "tests" / ".cache" / "conformance"
+XFAIL_FILE = ROOT / "tests" / "conformance_xfail.txt"
+RTOL, ATOL = 1e-3, 1e-5
+CFLAGS = "CFLAGS=-O1 -std=c99 -Wall -Wextra -Werror"
+
+
+@dataclass
+class Outcome:
+    name: str
+    op: str
+    status: str  # "pass" | "fail"
+    detail: str = ""
+    seconds: float = 0.0
+
+
+def load_cases():
+    """The node test cases of the installed onnx package, by name."""
+    from onnx.backend.test.case.node import collect_testcases
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return {c.name: c for c in collect_testcases() if c.kind == "node"}
+
+
+def case_op(case) -> str:
+    ops = [n.op_type for n in case.model.graph.node if n.op_type != "Constant"]
+    return ops[-1] if ops else (case.model.graph.node[0].op_type if case.model.graph.node else "?")
+
+
+def tensor_only(case) -> bool:
+    g = case.model.graph
+    return all(v.type.HasField("tensor_type") for v in list(g.input) + list(g.output))
+
+
+def read_xfail(path: Path = XFAIL_FILE) -> list[tuple[str, str]]:
+    """(pattern, reason) pairs; a pattern is a case name or an fnmatch pattern."""
+    out = []
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        pat, sep, reason = line.partition(":")
+        if not sep or not reason.strip():
+            raise ValueError(f"{path.name}: every entry needs a reason: {line!r}")
+        out.append((pat.strip(), reason.strip()))
+    return out
+
+
+def expected_failure(name: str, xfails: list[tuple[str, str]]) -> str | None:
+    for pat, reason in xfails:
+        if fnmatch.fnmatchcase(name, pat):
+            return reason
+    return None
+
+
+def compare(got: np.ndarray, want: np.ndarray) -> str:
+    """'' when equal within the suite's tolerances, else what differs."""
+    want = np.asarray(want)
+    if got.shape != want.shape:
+        return f"shape {list(got.shape)} != {list(want.shape)}"
+    if got.dtype != want.dtype:
+        return f"dtype {got.dtype} != {want.dtype}"
+    if want.dtype.kind in "fc" or want.dtype == np.float16:
+        g, w = got.astype(np.float64), want.astype(np.float64)
+        if not np.array_equal(np.isnan(g), np.isnan(w)):
+            return "NaN positions differ"
+        inf = np.isinf(w)
+        if not np.array_equal(np.isinf(g), inf) or not np.array_equal(g[inf], w[inf]):
+            return "infinity positions differ"
+        fin = np.isfinite(w)
+        if not np.allclose(g[fin], w[fin], rtol=RTOL, atol=ATOL):
+            err = np.max(np.abs(g[fin] - w[fin]))
+            return f"max abs error {err:.3g}"
+        return ""
+    if not np.array_equal(got, want):
+        return f"{int(np.sum(got != want))} of {want.size} elements differ"
+    return ""
+
+
+def build(model, feeds: dict[str, np.ndarray], target: str, prefix: str = "c"):
+    """Compile (binding each input the compiler needs constant to its value in feeds),
+    build once per content hash of the sources, load. Returns (model, bound input names)."""
+    import auroragen
+    from auroragen.errors import NeedsConstant
+
+    bind: dict[str, np.ndarray] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "out"
+        while True:
+            try:
+                auroragen.compile(model, target=target, out_dir=out, name=prefix, bind=bind)
+                break
+            except NeedsConstant as e:
+                if e.value_name in bind or e.value_name not in feeds:
+                    raise
+                bind[e.value_name] = feeds[e.value_name]
+        digest = hashlib.sha256()
+        for p in sorted(out.iterdir()):
+            digest.update(p.name.encode() + b"\0" + p.read_bytes())
+        cached = CACHE / target / digest.hexdigest()[:24]
+        if not (cached / f"lib{prefix}.so").exists():
+            tmp_cached = cached.with_name(cached.name + f".tmp{id(out)}")
+            shutil.rmtree(tmp_cached, ignore_errors=True)
+            shutil.copytree(out, tmp_cached)
+            auroragen.load(tmp_cached, make_args=(CFLAGS,))
+            shutil.rmtree(cached, ignore_errors=True)
+            tmp_cached.rename(cached)
+    return auroragen.load(cached, build=False), set(bind)
+
+
+def run_case(case, target: str = "generic") -> Outcome:
+    """Compile, build and run every data set of one case; compare every output."""
+    t0 = time.perf_counter()
+    op = case_op(case)
+    try:
+        names = [i.name for i in case.model.graph.input if i.name not in {t.name for t in case.model.graph.initializer}]
+        for k, (ins, outs) in enumerate(case.data_sets):
+            model, bound = build(case.model, dict(zip(names, ins)), target)
+            feeds = [a for n, a in zip(names, ins) if n not in bound]
+            got = model(*feeds)
+            if len(got) != len(outs):
+                return Outcome(case.name, op, "fail", f"{len(got)} outputs, expected {len(outs)}", time.perf_counter() - t0)
+            for j, (g, w) in enumerate(zip(got, outs)):
+                why = compare(g, w)
+                if why:
+                    return Outcome(case.name, op, "fail", f"data set {k} output {j}: {why}", time.perf_counter() - t0)
+    except Exception as e:  # noqa: BLE001 - any failure is a failed case, with its reason
+        msg = " ".join(str(e).split())[:300]
+        return Outcome(case.name, op, "fail", f"{type(e).__name__}: {msg}", time.perf_counter() - t0)
+    return Outcome(case.name, op, "pass", "", time.perf_counter() - t0)
+
+
+def _worker(args):
+    name, target = args
+    return run_case(_CASES[name], target)
+
+
+_CASES: dict = {}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--target", default="generic")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--csv", default="conformance.csv")
+    ap.add_argument("-k", default="", help="only cases whose name contains this")
+    args = ap.parse_args(argv)
+    sys.path.insert(0, str(ROOT))
+    _CASES.update(load_cases())
+    names = sorted(n for n in _CASES if args.k in n)
+    xfails = read_xfail()
+    import multiprocessing as mp
+
+    t0 = time.perf_counter()
+    with mp.get_context("fork").Pool(args.jobs) as pool:
+        results = pool.map(_worker, [(n, args.target) for n in names], chunksize=4)
+    per_op: dict[str, Counter] = defaultdict(Counter)
+    total = Counter()
+    rows = []
+    for r in results:
+        reason = expected_failure(r.name, xfails)
+        status = {("pass", False): "passed", ("fail", False): "failed", ("pass", True): "xpassed", ("fail", True): "expected-fail"}[
+            (r.status, reason is not None)]
+        per_op[r.op][status] += 1
+        total[status] += 1
+        tensor = tensor_only(_CASES[r.name])
+        total["tensor-only"] += tensor
+        total["tensor-only passed"] += tensor and status == "passed"
+        rows.append(dict(case=r.name, op=r.op, status=status, tensor_only=int(tensor), detail=r.detail or (reason or ""),
+                         seconds=f"{r.seconds:.2f}"))
+    cols = ["passed", "failed", "expected-fail", "xpassed"]
+    print(f"{'op':<28}" + "".join(f"{c:>15}" for c in cols))
+    for op in sorted(per_op):
+        print(f"{op:<28}" + "".join(f"{per_op[op][c]:>15}" for c in cols))
+    print(f"{'TOTAL':<28}" + "".join(f"{total[c]:>15}" for c in cols))
+    tot = total["tensor-only"]
+    print(f"\ntarget {args.target}: {total['passed']} of {len(results)} cases pass; tensor-only cases: "
+          f"{total['tensor-only passed']} of {tot} ({100.0 * total['tensor-only passed'] / max(tot, 1):.1f}%); "
+          f"{time.perf_counter() - t0:.0f}s")
+    with open(args.csv, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["case"])
+        w.writeheader()
+        w.writerows(rows)
+    print(f"wrote {args.csv}")
+    return 0 if total["failed"] == 0 and total["xpassed"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
