@@ -89,6 +89,20 @@ def expected_failure(name: str, xfails: list[tuple[str, str]]) -> str | None:
     return None
 
 
+def as_array(v) -> np.ndarray:
+    """A data-set value as numpy; bfloat16 as its uint16 bits (the ABI's storage)."""
+    import onnx
+    from onnx import numpy_helper
+
+    if isinstance(v, onnx.TensorProto):
+        if v.data_type == onnx.TensorProto.BFLOAT16:
+            bits = numpy_helper.to_array(v).view(np.uint16) if v.raw_data else np.array(v.int32_data, np.uint16)
+            return bits.reshape(tuple(v.dims))
+        return numpy_helper.to_array(v)
+    a = np.asarray(v)
+    return a.view(np.uint16) if a.dtype.name == "bfloat16" else a
+
+
 def compare(got: np.ndarray, want: np.ndarray) -> str:
     """'' when equal within the suite's tolerances, else what differs."""
     want = np.asarray(want)
@@ -151,6 +165,7 @@ def run_case(case, target: str = "generic") -> Outcome:
     try:
         names = [i.name for i in case.model.graph.input if i.name not in {t.name for t in case.model.graph.initializer}]
         for k, (ins, outs) in enumerate(case.data_sets):
+            ins, outs = [as_array(a) for a in ins], [as_array(a) for a in outs]
             model, bound = build(case.model, dict(zip(names, ins)), target)
             feeds = [a for n, a in zip(names, ins) if n not in bound]
             got = model(*feeds)

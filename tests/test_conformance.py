@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import os
 
-import pytest
-
 import conformance
+import pytest
 
 CASES = conformance.load_cases()
 XFAIL = conformance.read_xfail()

@@ -8,6 +8,7 @@ from typing import Protocol
 
 from ..ir import Graph, print_graph, verify
 from .dce import DeadCodeElimination
+from .legalize_half import LegalizeHalf
 
 
 class Pass(Protocol):
@@ -19,6 +20,7 @@ class Pass(Protocol):
 # The pipeline, in order, with why each stage is where it is.
 PIPELINE: list[Pass] = [
     DeadCodeElimination(),  # import leaves folded shape arithmetic and unused initializers behind
+    LegalizeHalf(),  # the C kernels compute float16/bfloat16 in float: cast around every op that is not a move
 ]
 
 

@@ -77,21 +77,26 @@ def expression(node: Node) -> str:
     out = node.outputs[0].dtype
     src = node.inputs[0].dtype
     if node.op == "cast":
+        val = {DType.FLOAT16: "aurora_f16_to_f32(a0)", DType.BFLOAT16: "aurora_bf16_to_f32(a0)"}.get(src, "a0")
         if out is DType.BOOL:
-            return "a0 != 0"
+            return f"{val} != 0"
+        if out is DType.FLOAT16:
+            return f"aurora_f32_to_f16((float){val})"
+        if out is DType.BFLOAT16:
+            return f"aurora_f32_to_bf16((float){val})"
         if src.is_float and out.is_int and not out.is_signed_int and out is not DType.UINT64:
-            return "(int64_t)a0"  # float -> small unsigned: through int64, as numpy does
-        return "a0"
+            return f"(int64_t){val}"  # float -> small unsigned: through int64, as numpy does
+        return val
     table_key = src if node.op not in ("where",) else node.inputs[1].dtype
     unsigned = table_key.is_int and not table_key.is_signed_int
     if node.op == "clip":  # leave out a bound at the type's limit: no always-true comparisons
         lo, hi = node.attrs["min"], node.attrs["max"]
         info = np.iinfo(table_key.np) if table_key.is_int else np.finfo(table_key.np)
-        expr = "a0"
+        expr = "a0"  # min(max(x, lo), hi): with lo > hi every element is hi
         if lo > info.min:
-            expr = f"a0 < {literal(lo, out)} ? {literal(lo, out)} : a0"
+            expr = f"(a0 < {literal(lo, out)} ? {literal(lo, out)} : a0)"
         if hi < info.max:
-            expr = f"a0 > {literal(hi, out)} ? {literal(hi, out)} : ({expr})"
+            expr = f"{expr} > {literal(hi, out)} ? {literal(hi, out)} : {expr}"
         return expr
     if node.op == "mod":
         if table_key.is_float:

@@ -97,14 +97,21 @@ def clip(ctx, x, lo=None, hi=None, *, min=None, max=None):
 
 
 @converter("Cast")
-def cast(ctx, x, *, to, saturate=1):
+def cast(ctx, x, *, to, saturate=1, round_mode="up"):
     try:
         DType.from_onnx(to)
     except ValueError as e:
         raise ctx.error(str(e)) from None
     if DType(to) is x.dtype:
         return x
-    return ctx.emit("cast", x, to=int(to))
+    return ctx.emit("cast", x, to=int(to), src=x.dtype.value)
+
+
+@converter("CastLike")
+def cast_like(ctx, x, like, *, saturate=1, round_mode="up"):
+    if like.dtype is x.dtype:
+        return x
+    return ctx.emit("cast", x, to=like.dtype.value, src=x.dtype.value)
 
 
 @converter("Where")

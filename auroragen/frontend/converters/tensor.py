@@ -54,7 +54,10 @@ def reshape(ctx, x, shape=None, *, allowzero=0, **legacy):
 
 @converter("Flatten")
 def flatten(ctx, x, *, axis=1):
-    ax = _axis(ctx, axis, x.type.rank + 1) if axis != x.type.rank else axis
+    r = x.type.rank
+    if not -r <= axis <= r:
+        raise ctx.error(f"axis {axis} is out of range for rank {r}")
+    ax = axis + r if axis < 0 else axis
     rows = math.prod(x.shape[:ax])
     return ctx.emit("reshape", x, shape=(rows, math.prod(x.shape[ax:])))
 

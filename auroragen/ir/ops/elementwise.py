@@ -160,9 +160,26 @@ def where(c, x, y):
     return np.where(c, x, y)
 
 
-@register("cast", infer=lambda x, to: x.with_dtype(DType(to)))
-def cast(x, to):
+def bf16_to_f32(bits: np.ndarray) -> np.ndarray:
+    return (bits.astype(np.uint32) << 16).view(np.float32)
+
+
+def f32_to_bf16(x: np.ndarray) -> np.ndarray:
+    """Round to nearest even; NaN stays a quiet NaN."""
+    u = np.ascontiguousarray(x, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    r = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint16)
+    nan = (u & 0x7FFFFFFF) > 0x7F800000
+    return np.where(nan, ((u >> 16) | 0x40).astype(np.uint16), r)
+
+
+@register("cast", infer=lambda x, to, src=None: x.with_dtype(DType(to)))
+def cast(x, to, src=None):
+    """src names the input's type where numpy cannot (bfloat16 travels as uint16 bits)."""
     dt = DType(to)
+    if src == DType.BFLOAT16.value:
+        x = bf16_to_f32(x)
+    if dt is DType.BFLOAT16:
+        return f32_to_bf16(x.astype(np.float32))
     if dt is DType.BOOL:
         return x != 0
     if x.dtype.kind == "f" and dt.is_int:

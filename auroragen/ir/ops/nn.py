@@ -262,8 +262,9 @@ def resize_source(o: int, scale: float, n_in: int, n_out: int, coord: str) -> fl
     """The input coordinate of output index o (ONNX coordinate_transformation_mode)."""
     if coord == "asymmetric":
         return o / scale
-    if coord == "align_corners":
-        return 0.0 if n_out == 1 else o * (n_in - 1) / (n_out - 1)
+    if coord == "align_corners":  # the spec divides by the unrounded resized length, in * scale
+        length = n_in * scale
+        return 0.0 if length <= 1 else o * (n_in - 1) / (length - 1)
     if coord == "pytorch_half_pixel":
         return (o + 0.5) / scale - 0.5 if n_out > 1 else 0.0
     if coord == "half_pixel_symmetric":
