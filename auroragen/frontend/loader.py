@@ -100,7 +100,11 @@ def bind_inputs(model: onnx.ModelProto, bind: dict[str, np.ndarray]) -> None:
             dims = [d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim]
             if len(dims) != value.ndim or any(d is not None and d != n for d, n in zip(dims, value.shape)):
                 raise AuroraError(f"--bind {name}: value of shape {list(value.shape)} does not fit the input's {dims}")
-        model.graph.initializer.append(numpy_helper.from_array(value.astype(want), name))
+        if tt.elem_type == onnx.TensorProto.BFLOAT16 and value.dtype == np.uint16:  # bfloat16 given as its bits
+            t = onnx.helper.make_tensor(name, onnx.TensorProto.BFLOAT16, value.shape, value.tobytes(), raw=True)
+        else:
+            t = numpy_helper.from_array(value.astype(want), name)
+        model.graph.initializer.append(t)
         model.graph.input.remove(by_name[name])
 
 

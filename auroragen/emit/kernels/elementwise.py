@@ -36,9 +36,21 @@ FLOAT_EXPR = {
     "elu": "a0 >= 0 ? a0 : {alpha} * (exp{F}(a0) - 1)",
     "hard_sigmoid": "{alpha} * a0 + {beta} < 0 ? ({T})0 : ({alpha} * a0 + {beta} > 1 ? ({T})1 : {alpha} * a0 + {beta})",
     "clip": "a0 < {min} ? {min} : (a0 > {max} ? {max} : a0)",
-    "pow": "pow{F}(a0, a1)",
+    "pow": "pow{F}(a0, ({T})a1)",
     "prelu": "a0 < 0 ? a0 * a1 : a0",
     "max": "(a0 > a1 || a0 != a0) ? a0 : a1",
+    "round": "nearbyint{F}(a0)",
+    "tan": "tan{F}(a0)", "asin": "asin{F}(a0)", "acos": "acos{F}(a0)", "atan": "atan{F}(a0)",
+    "sinh": "sinh{F}(a0)", "cosh": "cosh{F}(a0)", "asinh": "asinh{F}(a0)", "acosh": "acosh{F}(a0)", "atanh": "atanh{F}(a0)",
+    "softsign": "a0 / (1 + fabs{F}(a0))",
+    "mish": "a0 * tanh{F}(log1p{F}(exp{F}(a0)))",
+    "selu": "{gamma} * (a0 > 0 ? a0 : {alpha} * (exp{F}(a0) - 1))",
+    "celu": "(a0 > 0 ? a0 : ({T})0) + ({alpha} * (exp{F}(a0 / {alpha}) - 1) < 0 ? {alpha} * (exp{F}(a0 / {alpha}) - 1) : ({T})0)",
+    "thresholded_relu": "a0 > {alpha} ? a0 : ({T})0",
+    "shrink": "a0 < -{lambd} ? a0 + {bias} : (a0 > {lambd} ? a0 - {bias} : ({T})0)",
+    "swish": "a0 / (1 + exp{F}(-{alpha} * a0))",
+    "is_inf": "isinf(a0) && ((a0 < 0 && {detect_negative}) || (a0 > 0 && {detect_positive}))",
+    "is_nan": "isnan(a0)",
     "min": "(a0 < a1 || a0 != a0) ? a0 : a1",
 }
 INT_EXPR = {
@@ -66,11 +78,16 @@ ANY_EXPR = {
     "and": "a0 && a1",
     "or": "a0 || a1",
     "xor": "!a0 != !a1",
+    "bitwise_and": "a0 & a1",
+    "bitwise_or": "a0 | a1",
+    "bitwise_xor": "a0 ^ a1",
+    "bitwise_not": "~a0",
+
     "not": "!a0",
     "where": "a0 ? a1 : a2",
     "identity": "a0",
 }
-ELEMENTWISE_OPS = sorted(set(FLOAT_EXPR) | set(INT_EXPR) | set(ANY_EXPR) | {"cast", "mod"})
+ELEMENTWISE_OPS = sorted(set(FLOAT_EXPR) | set(INT_EXPR) | set(ANY_EXPR) | {"cast", "mod", "gelu", "shift_left", "shift_right"})
 
 
 def expression(node: Node) -> str:
@@ -98,6 +115,18 @@ def expression(node: Node) -> str:
         if hi < info.max:
             expr = f"{expr} > {literal(hi, out)} ? {literal(hi, out)} : {expr}"
         return expr
+    if node.op in ("shift_left", "shift_right"):
+        width = table_key.itemsize * 8
+        ok = f"a1 < {width}" if unsigned else f"a1 >= 0 && a1 < {width}"
+        if node.op == "shift_left":  # through unsigned: shifting a negative value left is undefined in C
+            return f"({ok}) ? ({table_key.ctype})((uint64_t)a0 << a1) : 0"
+        fill = "0" if unsigned else "(a0 < 0 ? -1 : 0)"
+        return f"({ok}) ? a0 >> a1 : {fill}"
+    if node.op == "gelu":
+        F = "" if table_key is DType.DOUBLE else "f"
+        if node.attrs["approximate"]:
+            return f"({table_key.ctype})0.5 * a0 * (1 + tanh{F}(({table_key.ctype})0.7978845608028654 * (a0 + ({table_key.ctype})0.044715 * a0 * a0 * a0)))"
+        return f"({table_key.ctype})0.5 * a0 * (1 + erf{F}(a0 * ({table_key.ctype})0.7071067811865476))"
     if node.op == "mod":
         if table_key.is_float:
             return f"fmod{'' if table_key is DType.DOUBLE else 'f'}(a0, a1)"
@@ -116,7 +145,7 @@ def expression(node: Node) -> str:
         expr = INT_EXPR[node.op]
     else:
         raise NotImplementedError(f"aurora.{node.op} has no C expression for {table_key.short}")
-    attrs = {k: literal(v, out) for k, v in node.attrs.items() if isinstance(v, (int, float))}
+    attrs = {k: literal(v, table_key) for k, v in node.attrs.items() if isinstance(v, (int, float))}
     return expr.format(F="" if table_key is DType.DOUBLE else "f", T=table_key.ctype, **attrs)
 
 

@@ -10,12 +10,16 @@ from ..importer import converter
 _UNARY = {
     "Neg": "neg", "Abs": "abs", "Sqrt": "sqrt", "Exp": "exp", "Log": "log", "Reciprocal": "reciprocal",
     "Floor": "floor", "Ceil": "ceil", "Sin": "sin", "Cos": "cos", "Relu": "relu", "Sigmoid": "sigmoid",
-    "Tanh": "tanh", "Erf": "erf", "Sign": "sign", "Softplus": "softplus", "Not": "not",
+    "Tanh": "tanh", "Erf": "erf", "Sign": "sign", "Softplus": "softplus", "Not": "not", "Round": "round",
+    "Tan": "tan", "Asin": "asin", "Acos": "acos", "Atan": "atan", "Sinh": "sinh", "Cosh": "cosh",
+    "Asinh": "asinh", "Acosh": "acosh", "Atanh": "atanh", "Softsign": "softsign", "Mish": "mish",
+    "BitwiseNot": "bitwise_not", "IsNaN": "is_nan",
 }
 _BINARY = {
     "Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div", "Pow": "pow", "And": "and", "Or": "or", "Xor": "xor",
     "Equal": "equal", "Less": "less", "Greater": "greater", "LessOrEqual": "less_or_equal",
     "GreaterOrEqual": "greater_or_equal", "PRelu": "prelu",
+    "BitwiseAnd": "bitwise_and", "BitwiseOr": "bitwise_or", "BitwiseXor": "bitwise_xor",
 }
 
 
@@ -69,6 +73,46 @@ def leaky_relu(ctx, x, *, alpha=0.01):
 @converter("Elu")
 def elu(ctx, x, *, alpha=1.0):
     return ctx.emit("elu", x, alpha=float(alpha))
+
+
+@converter("Selu")
+def selu(ctx, x, *, alpha=1.67326319217681884765625, gamma=1.05070102214813232421875):
+    return ctx.emit("selu", x, alpha=float(alpha), gamma=float(gamma))
+
+
+@converter("Celu")
+def celu(ctx, x, *, alpha=1.0):
+    return ctx.emit("celu", x, alpha=float(alpha))
+
+
+@converter("ThresholdedRelu")
+def thresholded_relu(ctx, x, *, alpha=1.0):
+    return ctx.emit("thresholded_relu", x, alpha=float(alpha))
+
+
+@converter("Shrink")
+def shrink(ctx, x, *, bias=0.0, lambd=0.5):
+    return ctx.emit("shrink", x, bias=float(bias), lambd=float(lambd))
+
+
+@converter("Gelu")
+def gelu(ctx, x, *, approximate="none"):
+    return ctx.emit("gelu", x, approximate=int(approximate == "tanh"))
+
+
+@converter("Swish")
+def swish(ctx, x, *, alpha=1.0):
+    return ctx.emit("swish", x, alpha=float(alpha))
+
+
+@converter("IsInf")
+def is_inf(ctx, x, *, detect_negative=1, detect_positive=1):
+    return ctx.emit("is_inf", x, detect_negative=int(detect_negative), detect_positive=int(detect_positive))
+
+
+@converter("BitShift")
+def bit_shift(ctx, a, b, *, direction):
+    return ctx.emit("shift_left" if direction == "LEFT" else "shift_right", a, b)
 
 
 @converter("HardSigmoid")

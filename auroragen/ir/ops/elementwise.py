@@ -61,13 +61,37 @@ UNARY = {
     "softplus": lambda x: np.log1p(np.exp(x)),
     "not": np.logical_not,
     "hard_swish": lambda x: x * np.clip(x / 6 + 0.5, 0, 1),
+    "round": np.round,
+    "tan": np.tan, "asin": np.arcsin, "acos": np.arccos, "atan": np.arctan,
+    "sinh": np.sinh, "cosh": np.cosh, "asinh": np.arcsinh, "acosh": np.arccosh, "atanh": np.arctanh,
+    "softsign": lambda x: x / (1 + np.abs(x)),
+    "mish": lambda x: x * np.tanh(np.log1p(np.exp(x))),
+    "bitwise_not": np.invert,
 }
 UNARY_ATTR = {
     "leaky_relu": lambda x, alpha: np.where(x >= 0, x, x * alpha),
     "elu": lambda x, alpha: np.where(x >= 0, x, alpha * (np.exp(x) - 1)),
     "hard_sigmoid": lambda x, alpha, beta: np.clip(alpha * x + beta, 0, 1),
     "clip": lambda x, min, max: np.minimum(np.maximum(x, min), max),
+    "selu": lambda x, alpha, gamma: gamma * np.where(x > 0, x, alpha * (np.exp(x) - 1)),
+    "celu": lambda x, alpha: np.maximum(x, 0) + np.minimum(0, alpha * (np.exp(x / alpha) - 1)),
+    "thresholded_relu": lambda x, alpha: np.where(x > alpha, x, 0),
+    "shrink": lambda x, bias, lambd: np.where(x < -lambd, x + bias, np.where(x > lambd, x - bias, 0)),
+    "gelu": lambda x, approximate: (0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x**3)))) if approximate
+    else 0.5 * x * (1 + _erf(x / np.sqrt(2)).astype(np.float64)),
+    "swish": lambda x, alpha: x / (1 + np.exp(-alpha * x)),
 }
+
+
+def _shift(a, b, left):
+    """Shifts by a negative amount or by the width or more give 0 (left) or the sign fill (right)."""
+    width = a.dtype.itemsize * 8
+    a, b = np.broadcast_arrays(a, b)
+    ok = (b >= 0) & (b < width)
+    s = np.where(ok, b, 0).astype(a.dtype)
+    shifted = np.left_shift(a, s) if left else np.right_shift(a, s)
+    fill = np.zeros_like(a) if left else np.where(a < 0, -1, 0).astype(a.dtype)
+    return np.where(ok, shifted, fill)
 
 
 def _int_div(a, b):
@@ -77,22 +101,21 @@ def _int_div(a, b):
     return a / b
 
 
-def _pow(a, b):
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        return np.power(a, b)
-
-
 BINARY = {
     "add": np.add,
     "sub": np.subtract,
     "mul": np.multiply,
     "div": _int_div,
-    "pow": _pow,
     "min": np.minimum,
     "max": np.maximum,
     "and": np.logical_and,
     "or": np.logical_or,
     "xor": np.logical_xor,
+    "bitwise_and": np.bitwise_and,
+    "bitwise_or": np.bitwise_or,
+    "bitwise_xor": np.bitwise_xor,
+    "shift_left": lambda a, b: _shift(a, b, left=True),
+    "shift_right": lambda a, b: _shift(a, b, left=False),
 }
 COMPARE = {
     "equal": np.equal,
@@ -127,6 +150,31 @@ def _register_all():
 
 
 _register_all()
+
+
+def _is_type(x, **_):
+    return x.with_dtype(DType.BOOL)
+
+
+@register("is_inf", infer=_is_type)
+def is_inf(x, detect_negative=1, detect_positive=1):
+    return np.isinf(x) & (((x < 0) & bool(detect_negative)) | ((x > 0) & bool(detect_positive)))
+
+
+@register("is_nan", infer=_is_type)
+def is_nan(x):
+    return np.isnan(x)
+
+
+def _pow_type(a, b):
+    """The exponent may have another numeric type; the result has the base's."""
+    return TensorType(a.dtype, broadcast_shape(a.shape, b.shape))
+
+
+@register("pow", infer=_pow_type)
+def pow_(a, b):
+    with np.errstate(all="ignore"):
+        return np.power(a.astype(np.float64), b.astype(np.float64)).astype(a.dtype)
 
 
 @register("mod", infer=_broadcast)
