@@ -123,10 +123,10 @@ def expression(node: Node) -> str:
         fill = "0" if unsigned else "(a0 < 0 ? -1 : 0)"
         return f"({ok}) ? a0 >> a1 : {fill}"
     if node.op == "gelu":
-        F = "" if table_key is DType.DOUBLE else "f"
-        if node.attrs["approximate"]:
-            return f"({table_key.ctype})0.5 * a0 * (1 + tanh{F}(({table_key.ctype})0.7978845608028654 * (a0 + ({table_key.ctype})0.044715 * a0 * a0 * a0)))"
-        return f"({table_key.ctype})0.5 * a0 * (1 + erf{F}(a0 * ({table_key.ctype})0.7071067811865476))"
+        F, T = ("" if table_key is DType.DOUBLE else "f"), table_key.ctype
+        if node.attrs["approximate"]:  # sqrt(2/pi) and 1/sqrt(2)
+            return f"({T})0.5 * a0 * (1 + tanh{F}(({T})0.7978845608028654 * (a0 + ({T})0.044715 * a0 * a0 * a0)))"
+        return f"({T})0.5 * a0 * (1 + erf{F}(a0 * ({T})0.7071067811865476))"
     if node.op == "mod":
         if table_key.is_float:
             return f"fmod{'' if table_key is DType.DOUBLE else 'f'}(a0, a1)"

@@ -78,3 +78,12 @@ def plan_softmax(node: Node, step) -> Plan:
     return Plan("softmax", dict(outer=numel(x.shape[:ax]), n=x.shape[ax], inner=numel(x.shape[ax + 1:]),
                                 ctype=x.dtype.ctype, fs=fn_suffix(node), log=node.op == "log_softmax"),
                 what=f"{node.op} on axis {ax}")
+
+
+@kernel("nll_loss")
+def plan_nll_loss(node: Node, step) -> Plan:
+    x = node.inputs[0]
+    a = node.attrs
+    return Plan("nll_loss", dict(N=x.shape[0], C=x.shape[1], inner=numel(x.shape[2:]), ctype=x.dtype.ctype, reduction=a["reduction"],
+                                 ignore_index=a.get("ignore_index"), has_weight=len(node.inputs) > 2 and node.inputs[2] is not None),
+                can_fail=True, what=f"negative log-likelihood ({a['reduction']})")

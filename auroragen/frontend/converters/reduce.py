@@ -28,3 +28,19 @@ def reduce(ctx, x, axes_in=None, *, axes=None, keepdims=1, noop_with_empty_axes=
 def arg(ctx, x, *, axis=0, keepdims=1, select_last_index=0):
     op = "arg_max" if ctx.op_type == "ArgMax" else "arg_min"
     return ctx.emit(op, x, axis=_axis(ctx, axis, x.type.rank), keepdims=int(keepdims), select_last_index=int(select_last_index))
+
+
+@converter("NegativeLogLikelihoodLoss")
+def nll_loss(ctx, x, target, weight=None, *, ignore_index=None, reduction="mean"):
+    if reduction not in ("none", "sum", "mean"):
+        raise ctx.error(f"reduction {reduction!r} is not one of none, sum, mean")
+    return ctx.emit("nll_loss", x, target, weight, reduction=reduction, ignore_index=ignore_index)
+
+
+@converter("SoftmaxCrossEntropyLoss")
+def softmax_cross_entropy(ctx, scores, labels, weights=None, *, ignore_index=None, reduction="mean"):
+    """log-softmax over the class axis, then the negative log-likelihood; the second output is the log-softmax."""
+    if reduction not in ("none", "sum", "mean"):
+        raise ctx.error(f"reduction {reduction!r} is not one of none, sum, mean")
+    log_prob = ctx.emit("log_softmax", scores, axis=1)
+    return ctx.emit("nll_loss", log_prob, labels, weights, reduction=reduction, ignore_index=ignore_index), log_prob

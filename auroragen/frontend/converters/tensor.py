@@ -274,3 +274,27 @@ def range_(ctx, start, limit, delta):
         raise ctx.error("delta is 0")
     n = max(int(math.ceil((lim - s) / d)), 0)
     return ctx.constant((s + np.arange(n) * d).astype(start.dtype.np))
+
+
+@converter("GatherElements")
+def gather_elements(ctx, x, idx, *, axis=0):
+    return ctx.emit("gather_elements", x, idx, axis=_axis(ctx, axis, x.type.rank))
+
+
+@converter("ScatterElements", "Scatter")
+def scatter_elements(ctx, x, idx, upd, *, axis=0, reduction="none"):
+    if reduction not in ("none", "add", "mul", "max", "min"):
+        raise ctx.error(f"reduction {reduction!r} is not supported")
+    return ctx.emit("scatter_elements", x, idx, upd, axis=_axis(ctx, axis, x.type.rank), reduction=reduction)
+
+
+@converter("ScatterND")
+def scatter_nd(ctx, x, idx, upd, *, reduction="none"):
+    if reduction not in ("none", "add", "mul", "max", "min"):
+        raise ctx.error(f"reduction {reduction!r} is not supported")
+    return ctx.emit("scatter_nd", x, idx, upd, reduction=reduction)
+
+
+@converter("GatherND")
+def gather_nd(ctx, x, idx, *, batch_dims=0):
+    return ctx.emit("gather_nd", x, idx, batch_dims=int(batch_dims))

@@ -78,3 +78,28 @@ def _arg(fn):
 
 register("arg_max", infer=_arg_type)(_arg(np.argmax))
 register("arg_min", infer=_arg_type)(_arg(np.argmin))
+
+
+def _nll_type(x, target, weight=None, *, reduction, ignore_index=None):
+    if target.shape != x.shape[:1] + x.shape[2:]:
+        raise ValueError(f"target shape {list(target.shape)} does not fit input {list(x.shape)}")
+    return x.with_shape(target.shape if reduction == "none" else ())
+
+
+@register("nll_loss", infer=_nll_type)
+def nll_loss(x, target, weight=None, *, reduction, ignore_index=None):
+    """-x[n, target[n, d...], d...] * weight[target], ignored targets contributing 0 (also to the mean's weight sum)."""
+    c = x.shape[1]
+    t = target.astype(np.int64)
+    ignored = (t == ignore_index) if ignore_index is not None else np.zeros(t.shape, bool)
+    safe = np.where(ignored, 0, t)
+    picked = np.take_along_axis(x, np.expand_dims(safe, 1), axis=1).squeeze(1).astype(np.float64)
+    w = (weight.astype(np.float64)[safe] if weight is not None else np.ones(t.shape)) * ~ignored
+    if np.any((safe < 0) | (safe >= c)):
+        raise IndexError("target out of range")
+    loss = -picked * w
+    if reduction == "none":
+        return loss.astype(x.dtype)
+    if reduction == "sum":
+        return np.array(loss.sum(), x.dtype)
+    return np.array(loss.sum() / w.sum(), x.dtype)

@@ -134,3 +134,72 @@ def _expand_type(x, shape):
 @register("expand", infer=_expand_type)
 def expand(x, shape):
     return np.ascontiguousarray(np.broadcast_to(x, broadcast_shape(x.shape, tuple(shape))))
+
+
+# -- index ops: gather and scatter by index tensors ------------------------------------------
+
+
+def _wrap(idx, n):
+    idx = np.where(idx < 0, idx + n, idx)
+    if np.any((idx < 0) | (idx >= n)):
+        raise IndexError("index out of range")
+    return idx
+
+
+def _gather_elements_type(x, idx, axis):
+    if idx.rank != x.rank:
+        raise ValueError(f"indices rank {idx.rank} differs from data rank {x.rank}")
+    return x.with_shape(idx.shape)
+
+
+@register("gather_elements", infer=_gather_elements_type)
+def gather_elements(x, idx, axis):
+    return np.take_along_axis(x, _wrap(idx, x.shape[axis]), axis=axis)
+
+
+_REDUCE_FN = {"none": None, "add": np.add, "mul": np.multiply, "max": np.maximum, "min": np.minimum}
+
+
+@register("scatter_elements", infer=lambda x, idx, upd, axis, reduction="none": x)
+def scatter_elements(x, idx, upd, axis, reduction="none"):
+    out = x.copy()
+    idx = _wrap(idx, x.shape[axis])
+    fn = _REDUCE_FN[reduction]
+    for pos in np.ndindex(*idx.shape):
+        tgt = list(pos)
+        tgt[axis] = idx[pos]
+        tgt = tuple(tgt)
+        out[tgt] = upd[pos] if fn is None else fn(out[tgt], upd[pos])
+    return out
+
+
+@register("scatter_nd", infer=lambda x, idx, upd, reduction="none": x)
+def scatter_nd(x, idx, upd, reduction="none"):
+    out = x.copy()
+    k = idx.shape[-1]
+    fn = _REDUCE_FN[reduction]
+    for pos in np.ndindex(*idx.shape[:-1]):
+        tgt = tuple(int(_wrap(np.array(i), n)) for i, n in zip(idx[pos], x.shape[:k]))
+        out[tgt] = upd[pos] if fn is None else fn(out[tgt], upd[pos])
+    return out
+
+
+def _gather_nd_type(x, idx, batch_dims=0):
+    k = idx.shape[-1]
+    if batch_dims + k > x.rank:
+        raise ValueError(f"index depth {k} with {batch_dims} batch dims exceeds data rank {x.rank}")
+    return x.with_shape(idx.shape[:-1] + x.shape[batch_dims + k:])
+
+
+@register("gather_nd", infer=_gather_nd_type)
+def gather_nd(x, idx, batch_dims=0):
+    k = idx.shape[-1]
+    bshape = x.shape[:batch_dims]
+    xb = x.reshape((-1,) + x.shape[batch_dims:])
+    ib = idx.reshape((-1,) + idx.shape[batch_dims:])
+    out = []
+    for b in range(xb.shape[0]):
+        rows = ib[b].reshape(-1, k)
+        out.append(np.stack([xb[b][tuple(int(_wrap(np.array(i), n)) for i, n in zip(r, x.shape[batch_dims:]))] for r in rows]))
+    res = np.stack(out) if out else np.zeros((0,), x.dtype)
+    return res.reshape(bshape + idx.shape[batch_dims:-1] + x.shape[batch_dims + k:])
