@@ -124,3 +124,19 @@ def plan_fill(node: Node, step) -> Plan:
     v = node.output
     return Plan("fill", dict(n=v.type.numel, value=literal(node.attrs["value"].value, v.dtype)), inputs=[],
                 what=f"fill {'x'.join(map(str, v.shape))} with one value")
+
+
+@kernel("trilu")
+def plan_trilu(node: Node, step) -> Plan:
+    x = node.inputs[0]
+    rows, cols = x.shape[-2], x.shape[-1]
+    return Plan("trilu", dict(batch=numel(x.shape[:-2]), rows=rows, cols=cols, upper=node.attrs["upper"], k=node.attrs["k"]),
+                what="upper triangle" if node.attrs["upper"] else "lower triangle")
+
+
+@kernel("one_hot")
+def plan_one_hot(node: Node, step) -> Plan:
+    idx = node.inputs[0]
+    ax = node.attrs["axis"]
+    return Plan("one_hot", dict(outer=numel(idx.shape[:ax]), inner=numel(idx.shape[ax:]), depth=node.attrs["depth"]),
+                what=f"one-hot of depth {node.attrs['depth']}")

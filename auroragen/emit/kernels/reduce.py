@@ -87,3 +87,28 @@ def plan_nll_loss(node: Node, step) -> Plan:
     return Plan("nll_loss", dict(N=x.shape[0], C=x.shape[1], inner=numel(x.shape[2:]), ctype=x.dtype.ctype, reduction=a["reduction"],
                                  ignore_index=a.get("ignore_index"), has_weight=len(node.inputs) > 2 and node.inputs[2] is not None),
                 can_fail=True, what=f"negative log-likelihood ({a['reduction']})")
+
+
+def _axis_view(x, ax):
+    return dict(outer=numel(x.shape[:ax]), n=x.shape[ax], inner=numel(x.shape[ax + 1:]), ctype=x.dtype.ctype)
+
+
+@kernel("hardmax")
+def plan_hardmax(node: Node, step) -> Plan:
+    return Plan("hardmax", _axis_view(node.inputs[0], node.attrs["axis"]), what=f"hardmax on axis {node.attrs['axis']}")
+
+
+@kernel("cumsum")
+def plan_cumsum(node: Node, step) -> Plan:
+    a = node.attrs
+    p = _axis_view(node.inputs[0], a["axis"])
+    p.update(exclusive=a.get("exclusive", 0), reverse=a.get("reverse", 0))
+    return Plan("cumsum", p, what=f"cumsum on axis {a['axis']}")
+
+
+@kernel("topk")
+def plan_topk(node: Node, step) -> Plan:
+    a = node.attrs
+    p = _axis_view(node.inputs[0], a["axis"])
+    p.update(k=a["k"], cmp=">" if a.get("largest", 1) else "<")
+    return Plan("topk", p, what=f"top {a['k']} on axis {a['axis']}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..importer import converter
 
 
@@ -134,7 +136,19 @@ def layer_norm(ctx, x, scale, bias=None, *, axis=-1, epsilon=1e-5, stash_type=1)
         return ctx.emit("expand", ctx.emit("reshape", p, shape=(1,) * (len(norm) - p.type.rank) + p.shape), shape=norm)
 
     scale, bias = full(scale), full(bias)
-    return ctx.emit("layernorm", x, scale, bias, axis=ax, epsilon=float(epsilon))
+    y = ctx.emit("layernorm", x, scale, bias, axis=ax, epsilon=float(epsilon))
+    if ctx.n_outputs == 1:
+        return y
+    # Mean and InvStdDev (float, keepdims): computed apart; DCE drops them when nothing reads them
+    from ...ir.types import DType
+
+    axes = tuple(range(ax, x.type.rank))
+    xf = x if x.dtype is DType.FLOAT else ctx.emit("cast", x, to=DType.FLOAT.value, src=x.dtype.value)
+    mean = ctx.emit("reduce_mean", xf, axes=axes, keepdims=1)
+    d = ctx.emit("sub", xf, mean)
+    var = ctx.emit("reduce_mean", ctx.emit("mul", d, d), axes=axes, keepdims=1)
+    eps = ctx.constant(np.array(epsilon, np.float32))
+    return y, mean, ctx.emit("reciprocal", ctx.emit("sqrt", ctx.emit("add", var, eps)))
 
 
 @converter("LRN")

@@ -298,3 +298,52 @@ def scatter_nd(ctx, x, idx, upd, *, reduction="none"):
 @converter("GatherND")
 def gather_nd(ctx, x, idx, *, batch_dims=0):
     return ctx.emit("gather_nd", x, idx, batch_dims=int(batch_dims))
+
+
+@converter("Trilu")
+def trilu(ctx, x, k=None, *, upper=1):
+    if x.type.rank < 2:
+        raise ctx.error("input must have rank >= 2")
+    kk = int(ctx.const(k, "k").item()) if k is not None else 0
+    return ctx.emit("trilu", x, upper=int(upper), k=kk)
+
+
+@converter("CumSum")
+def cumsum(ctx, x, axis, *, exclusive=0, reverse=0):
+    ax = _axis(ctx, int(ctx.const(axis, "axis").item()), x.type.rank)
+    return ctx.emit("cumsum", x, axis=ax, exclusive=int(exclusive), reverse=int(reverse))
+
+
+@converter("OneHot")
+def one_hot(ctx, idx, depth, values, *, axis=-1):
+    d = int(ctx.const(depth, "depth").reshape(-1)[0])
+    if d < 0:
+        raise ctx.error(f"depth {d} is negative")
+    ax = _axis(ctx, axis, idx.type.rank + 1)
+    return ctx.emit("one_hot", idx, values, depth=d, axis=ax)
+
+
+@converter("DepthToSpace")
+def depth_to_space(ctx, x, *, blocksize, mode="DCR"):
+    n, c, h, w = x.shape
+    b = blocksize
+    if c % (b * b):
+        raise ctx.error(f"{c} channels do not divide by blocksize^2 = {b * b}")
+    if mode == "DCR":
+        t = ctx.emit("reshape", x, shape=(n, b, b, c // (b * b), h, w))
+        t = ctx.emit("transpose", t, perm=(0, 3, 4, 1, 5, 2))
+    else:
+        t = ctx.emit("reshape", x, shape=(n, c // (b * b), b, b, h, w))
+        t = ctx.emit("transpose", t, perm=(0, 1, 4, 2, 5, 3))
+    return ctx.emit("reshape", t, shape=(n, c // (b * b), h * b, w * b))
+
+
+@converter("SpaceToDepth")
+def space_to_depth(ctx, x, *, blocksize, mode="DCR"):
+    n, c, h, w = x.shape
+    b = blocksize
+    if h % b or w % b:
+        raise ctx.error(f"spatial size {h}x{w} does not divide by blocksize {b}")
+    t = ctx.emit("reshape", x, shape=(n, c, h // b, b, w // b, b))
+    t = ctx.emit("transpose", t, perm=(0, 3, 5, 1, 2, 4) if mode == "DCR" else (0, 1, 3, 5, 2, 4))
+    return ctx.emit("reshape", t, shape=(n, c * b * b, h // b, w // b))

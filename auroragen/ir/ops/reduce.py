@@ -103,3 +103,26 @@ def nll_loss(x, target, weight=None, *, reduction, ignore_index=None):
     if reduction == "sum":
         return np.array(loss.sum(), x.dtype)
     return np.array(loss.sum() / w.sum(), x.dtype)
+
+
+@register("hardmax", infer=lambda x, axis: x)
+def hardmax(x, axis):
+    """1 at the first maximum along axis, 0 elsewhere."""
+    am = np.expand_dims(np.argmax(x, axis=axis), axis)
+    return (np.arange(x.shape[axis]).reshape([-1 if d == axis else 1 for d in range(x.ndim)]) == am).astype(x.dtype)
+
+
+def _topk_type(x, k, axis, largest=1, sorted=1):
+    if not 0 <= k <= x.shape[axis]:
+        raise ValueError(f"k={k} is out of range for axis {axis} of size {x.shape[axis]}")
+    shape = x.shape[:axis] + (k,) + x.shape[axis + 1:]
+    return [x.with_shape(shape), x.with_shape(shape).with_dtype(DType.INT64)]
+
+
+@register("topk", infer=_topk_type)
+def topk(x, k, axis, largest=1, sorted=1):
+    """The k largest (smallest) along axis, in order; equal values keep the lower index first."""
+    key = -x if largest else x
+    idx = np.argsort(key, axis=axis, kind="stable")
+    idx = np.take(idx, range(k), axis=axis)
+    return np.take_along_axis(x, idx, axis=axis), idx.astype(np.int64)

@@ -203,3 +203,33 @@ def gather_nd(x, idx, batch_dims=0):
         out.append(np.stack([xb[b][tuple(int(_wrap(np.array(i), n)) for i, n in zip(r, x.shape[batch_dims:]))] for r in rows]))
     res = np.stack(out) if out else np.zeros((0,), x.dtype)
     return res.reshape(bshape + idx.shape[batch_dims:-1] + x.shape[batch_dims + k:])
+
+
+@register("trilu", infer=lambda x, upper, k: x)
+def trilu(x, upper, k):
+    """Keep the upper (j - i >= k) or lower (j - i <= k) triangle of the last two axes."""
+    return np.triu(x, k) if upper else np.tril(x, k)
+
+
+@register("cumsum", infer=lambda x, axis, exclusive=0, reverse=0: x)
+def cumsum(x, axis, exclusive=0, reverse=0):
+    y = np.flip(x, axis) if reverse else x
+    s = np.cumsum(y, axis=axis, dtype=x.dtype)
+    if exclusive:
+        s = np.concatenate([np.zeros_like(np.take(s, [0], axis=axis)), np.take(s, range(s.shape[axis] - 1), axis=axis)], axis=axis)
+    return np.flip(s, axis) if reverse else s
+
+
+def _one_hot_type(idx, values, depth, axis):
+    shape = list(idx.shape)
+    shape.insert(axis, depth)
+    return values.with_shape(shape)
+
+
+@register("one_hot", infer=_one_hot_type)
+def one_hot(idx, values, depth, axis):
+    """values = [off, on]; negative indices count from depth; out-of-range ones give all off."""
+    i = idx.astype(np.int64)
+    i = np.where(i < 0, i + depth, i)
+    hot = np.expand_dims(i, axis) == np.arange(depth).reshape([-1 if d == axis else 1 for d in range(idx.ndim + 1)])
+    return np.where(hot, values[1], values[0]).astype(values.dtype)
