@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 PYTEST_ARGS ?= -n 2
 
-.PHONY: demo test lint clean
+.PHONY: demo test conformance lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,8 +29,12 @@ demo: $(STAMP)
 test: $(TEST_STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# the ONNX node tests: a table per op and overall, and conformance.csv
+conformance: $(TEST_STAMP)
+	$(PY) tests/conformance.py --target $(or $(TARGET),generic) --jobs 2 --csv conformance.csv
+
 lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check auroragen tests examples benchmarks
 
 clean:
-	rm -rf out build *.egg-info
+	rm -rf out build *.egg-info tests/.cache conformance.csv

@@ -36,7 +36,8 @@ def interpret(graph, inputs: Sequence[np.ndarray] | Mapping[str, np.ndarray]) ->
             continue
         args = [None if v is None else env[v] for v in n.inputs]
         with np.errstate(all="ignore"):
-            results = ops.get(n.op).run(args, n.attrs)
+            results = ops.get(n.op).run_typed(args, [None if v is None else v.type for v in n.inputs], n.attrs,
+                                              [v.type for v in n.outputs])
         for v, r in zip(n.outputs, results):
             env[v] = np.asarray(r).astype(v.dtype.np, copy=False).reshape(v.shape)
     return [env[v] for v in graph.outputs]

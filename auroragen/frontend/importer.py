@@ -71,12 +71,21 @@ class Context:
     # -- constants -----------------------------------------------------------
     def constant(self, value: np.ndarray | Splat, t: TensorType | None = None) -> Value:
         if isinstance(value, np.ndarray):
-            value = np.ascontiguousarray(value).reshape(value.shape)  # keeps 0-d arrays 0-d
-            t = TensorType(DType.from_numpy(value.dtype), value.shape)
+            dt = DType.BFLOAT16 if isinstance(value, BF16Array) else DType.from_numpy(value.dtype)
+            value = np.ascontiguousarray(value).reshape(value.shape).view(np.ndarray)  # keeps 0-d arrays 0-d
+            t = TensorType(dt, value.shape)
         v = Value(t)
         self.nodes.append(Node("constant", (), (v,), {"value": value}, self.node_name))
         self.consts[v] = value
         return v
+
+    def scalar(self, x: float, dt: DType) -> Value:
+        """A 0-d constant of type dt (bfloat16 rounded to its bits)."""
+        if dt is DType.BFLOAT16:
+            from ..ir.ops.elementwise import f32_to_bf16
+
+            return self.constant(f32_to_bf16(np.array(x, np.float32)).reshape(()).view(BF16Array))
+        return self.constant(np.array(x, dt.np))
 
     def is_const(self, v: Value | None) -> bool:
         return v is not None and v in self.consts
@@ -137,10 +146,15 @@ class Context:
             return None
         try:
             with np.errstate(all="ignore"):
-                results = opdef.run([None if v is None else self.const(v) for v in inputs], attrs)
+                results = opdef.run_typed([None if v is None else self.const(v) for v in inputs],
+                                          [None if v is None else v.type for v in inputs], attrs, types)
         except Exception as e:  # noqa: BLE001 - a fold that fails is the model's error
             raise self.error(f"cannot evaluate at compile time: {e}") from None
-        return [self.constant(np.asarray(r).astype(t.dtype.np).reshape(t.shape)) for r, t in zip(results, types)]
+        out = []
+        for r, t in zip(results, types):
+            a = np.asarray(r).astype(t.dtype.np).reshape(t.shape)
+            out.append(self.constant(a.view(BF16Array) if t.dtype is DType.BFLOAT16 else a))
+        return out
 
 
 def _is_elementwise(op: str) -> bool:
@@ -150,6 +164,21 @@ def _is_elementwise(op: str) -> bool:
     return any(op in t for t in tables) or op in ("where", "cast", "mod", "prelu")
 
 
+class BF16Array(np.ndarray):
+    """bfloat16 data as its uint16 bits, marked so the importer types it BFLOAT16."""
+
+
+def tensor_array(t: onnx.TensorProto) -> np.ndarray:
+    """An ONNX tensor as numpy; bfloat16 as its bits (a BF16Array)."""
+    if t.data_type == onnx.TensorProto.BFLOAT16:
+        if t.raw_data:
+            bits = np.frombuffer(t.raw_data, dtype="<u2").astype(np.uint16)
+        else:
+            bits = np.array(t.int32_data, dtype=np.uint16)
+        return bits.reshape(tuple(t.dims)).view(BF16Array)
+    return numpy_helper.to_array(t)
+
+
 def attribute_values(node: onnx.NodeProto) -> dict[str, Any]:
     out = {}
     for a in node.attribute:
@@ -157,7 +186,7 @@ def attribute_values(node: onnx.NodeProto) -> dict[str, Any]:
         if isinstance(v, bytes):
             v = v.decode("utf-8", "replace")
         elif isinstance(v, onnx.TensorProto):
-            v = numpy_helper.to_array(v)
+            v = tensor_array(v)
         elif isinstance(v, list) and v and isinstance(v[0], bytes):
             v = [x.decode("utf-8", "replace") for x in v]
         out[a.name] = v
@@ -190,13 +219,12 @@ def import_model(model: onnx.ModelProto) -> Graph:
     ctx.graph_inputs = set(inputs)
     for t in g.initializer:
         try:
-            arr = numpy_helper.to_array(t)
-        except Exception as e:  # noqa: BLE001
-            raise AuroraError(f"initializer {t.name!r} cannot be read: {e}") from None
-        try:
-            DType.from_numpy(arr.dtype)
+            DType.from_onnx(t.data_type)
+            arr = tensor_array(t)
         except ValueError as e:
             raise AuroraError(f"initializer {t.name!r}: {e}") from None
+        except Exception as e:  # noqa: BLE001
+            raise AuroraError(f"initializer {t.name!r} cannot be read: {e}") from None
         env[t.name] = ctx.constant(arr)
         _set_name(env[t.name], t.name)
     inferred = {vi.name: vi for vi in list(g.value_info) + list(g.output)}

@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..ir import DType, Graph, Node, Value
+from ..ir.ops.registry import BITWISE_OPS
 
 HALF = (DType.FLOAT16, DType.BFLOAT16)
-ON_BITS = {"constant", "cast", "reshape", "transpose", "slice", "expand", "gather", "concat", "split", "identity", "pad", "where"}
+ON_BITS = BITWISE_OPS
 
 
 @dataclass(frozen=True)

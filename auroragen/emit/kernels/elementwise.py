@@ -129,7 +129,10 @@ def expression(node: Node) -> str:
         return f"({T})0.5 * a0 * (1 + erf{F}(a0 * ({T})0.7071067811865476))"
     if node.op == "mod":
         if table_key.is_float:
-            return f"fmod{'' if table_key is DType.DOUBLE else 'f'}(a0, a1)"
+            r = f"fmod{'' if table_key is DType.DOUBLE else 'f'}(a0, a1)"
+            if node.attrs.get("fmod"):
+                return r
+            return f"({r} != 0 && (({r} < 0) != (a1 < 0))) ? {r} + a1 : {r}"  # the divisor's sign
         if node.attrs.get("fmod") or unsigned:
             return "a0 % a1"
         return "(a0 % a1 != 0 && ((a0 % a1 < 0) != (a1 < 0))) ? a0 % a1 + a1 : a0 % a1"

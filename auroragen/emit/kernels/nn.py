@@ -7,6 +7,7 @@ import numpy as np
 from ...ir import Node
 from ..cformat import literal
 from . import Plan, broadcast_strides, contiguous_strides, fn_suffix, kernel, numel
+from .reduce import limits
 
 
 def _as2d(node: Node):
@@ -81,7 +82,7 @@ def plan_pool(node: Node, step) -> Plan:
     return Plan("pool", dict(
         planes=n * c, H=h, W=wd, OH=oh, OW=ow, KH=kh, KW=kw, SH=sh, SW=sw, DH=dh, DW=dw, PT=pt, PL=pl, PB=pb, PR=pr,
         kind=kind, count_pad=kind == "avg" and bool(node.attrs.get("count_include_pad")), ctype=x.dtype.ctype,
-        init="(-AURORA_INF)" if kind == "max" else "0",
+        init=limits(x.dtype)[0] if kind == "max" else "0", is_float=x.dtype.is_float,
     ), what=f"{kind} pool {kh}x{kw} stride {sh}x{sw}")
 
 

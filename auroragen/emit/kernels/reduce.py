@@ -24,11 +24,14 @@ REDUCE_C = {
 }
 
 
-def _limits(dt: DType):
+def limits(dt: DType) -> tuple[str, str]:
+    """C literals of the lowest and highest value of an element type."""
     import numpy as np
 
     if dt.is_float:
         return "(-AURORA_INF)", "AURORA_INF"
+    if dt is DType.BOOL:
+        return "0", "1"
     info = np.iinfo(dt.np)
     return literal(info.min, dt), literal(info.max, dt)
 
@@ -44,8 +47,10 @@ def plan_reduce(node: Node, step) -> Plan:
     outer_dims, (o_in, o_out) = collapse([x.shape[i] for i in kept], [ist[i] for i in kept], out_kept_st)
     red_dims, (r_in,) = collapse([x.shape[i] for i in axes], [ist[i] for i in axes])
     init, update, final = REDUCE_C[node.op]
-    lo, hi = _limits(dt)
+    lo, hi = limits(dt)
     acc_t = dt if dt.is_float else (DType.INT64 if dt.is_signed_int else DType.UINT64)
+    if dt is DType.BOOL and node.op in ("reduce_max", "reduce_min"):
+        acc_t = DType.UINT8
     fmt = dict(n=f"({acc_t.ctype}){numel([x.shape[i] for i in axes])}", lowest=lo, highest=hi,
                nan_or=" || v != v" if dt.is_float else "", F="" if dt is DType.DOUBLE else "f")
     return Plan("reduce", dict(

@@ -60,8 +60,6 @@ def variadic(ctx, *xs):
 
 @converter("Mod")
 def mod(ctx, a, b, *, fmod=0):
-    if a.dtype.is_float and not fmod:
-        raise ctx.error("fmod=0 is only defined for integers")
     return ctx.emit("mod", a, b, fmod=int(fmod))
 
 

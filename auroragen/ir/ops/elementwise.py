@@ -179,7 +179,7 @@ def pow_(a, b):
 
 @register("mod", infer=_broadcast)
 def mod(a, b, fmod=0):
-    """fmod=1: the remainder has the dividend's sign (C fmod); fmod=0: the divisor's (integers only)."""
+    """fmod=1: the remainder has the dividend's sign (C fmod); fmod=0: the divisor's."""
     with np.errstate(all="ignore"):
         return (np.fmod(a, b) if fmod else np.mod(a, b)).astype(a.dtype)
 

@@ -17,7 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from ..types import TensorType
+from ..types import DType, TensorType
+
+# Ops that only move or select elements: they work on any element's bits as they are.
+BITWISE_OPS = {"constant", "cast", "reshape", "transpose", "slice", "expand", "gather", "concat", "split", "identity", "pad",
+               "where", "gather_elements", "gather_nd", "trilu", "one_hot"}
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,19 @@ class OpDef:
     def run(self, inputs: list[np.ndarray | None], attrs: dict) -> list[np.ndarray]:
         out = self.evaluate(*inputs, **attrs)
         return list(out) if isinstance(out, (list, tuple)) else [out]
+
+    def run_typed(self, inputs: list[np.ndarray | None], in_types: list[TensorType | None], attrs: dict,
+                  out_types: list[TensorType]) -> list[np.ndarray]:
+        """run() for arrays of known IR types: bfloat16 travels as uint16 bits, so every op
+        that does arithmetic sees it decoded to float32 and its bfloat16 results re-encoded."""
+        from .elementwise import bf16_to_f32, f32_to_bf16
+
+        bf16 = DType.BFLOAT16
+        if self.name in BITWISE_OPS or not any(t is not None and t.dtype is bf16 for t in [*in_types, *out_types]):
+            return self.run(inputs, attrs)
+        args = [bf16_to_f32(a) if t is not None and t.dtype is bf16 else a for a, t in zip(inputs, in_types)]
+        outs = self.run(args, attrs)
+        return [f32_to_bf16(np.asarray(r, np.float32)) if t.dtype is bf16 else r for r, t in zip(outs, out_types)]
 
 
 OPS: dict[str, OpDef] = {}
