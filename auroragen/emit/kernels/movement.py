@@ -140,3 +140,8 @@ def plan_one_hot(node: Node, step) -> Plan:
     ax = node.attrs["axis"]
     return Plan("one_hot", dict(outer=numel(idx.shape[:ax]), inner=numel(idx.shape[ax:]), depth=node.attrs["depth"]),
                 what=f"one-hot of depth {node.attrs['depth']}")
+
+
+@kernel("bitcast")
+def plan_bitcast(node: Node, step) -> Plan:
+    return Plan("bitcast", dict(nbytes=node.inputs[0].type.nbytes), what=f"bitcast to {node.output.dtype.short}")

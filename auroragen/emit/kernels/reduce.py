@@ -103,12 +103,12 @@ def plan_hardmax(node: Node, step) -> Plan:
     return Plan("hardmax", _axis_view(node.inputs[0], node.attrs["axis"]), what=f"hardmax on axis {node.attrs['axis']}")
 
 
-@kernel("cumsum")
+@kernel("cumsum", "cumprod")
 def plan_cumsum(node: Node, step) -> Plan:
     a = node.attrs
     p = _axis_view(node.inputs[0], a["axis"])
-    p.update(exclusive=a.get("exclusive", 0), reverse=a.get("reverse", 0))
-    return Plan("cumsum", p, what=f"cumsum on axis {a['axis']}")
+    p.update(exclusive=a.get("exclusive", 0), reverse=a.get("reverse", 0), prod=node.op == "cumprod")
+    return Plan("cumsum", p, what=f"{node.op} on axis {a['axis']}")
 
 
 @kernel("topk")

@@ -240,3 +240,56 @@ def upsample(ctx, x, scales=None, *, mode="nearest", height_scale=None, width_sc
         raise ctx.error("scales is missing")
     return _resize(ctx, x, sc, None, mode=mode, coord="asymmetric", nearest_mode="floor")
 
+
+
+def _normalize(ctx, x, axes, epsilon):
+    """(x - mean) / sqrt(var + epsilon) over `axes`, computed in float."""
+    from ...ir.types import DType
+
+    xf = x if x.dtype is DType.FLOAT or x.dtype is DType.DOUBLE else ctx.emit("cast", x, to=DType.FLOAT.value, src=x.dtype.value)
+    mean = ctx.emit("reduce_mean", xf, axes=tuple(axes), keepdims=1)
+    d = ctx.emit("sub", xf, mean)
+    var = ctx.emit("reduce_mean", ctx.emit("mul", d, d), axes=tuple(axes), keepdims=1)
+    y = ctx.emit("div", d, ctx.emit("sqrt", ctx.emit("add", var, ctx.scalar(epsilon, xf.dtype))))
+    return y if xf is x else ctx.emit("cast", y, to=x.dtype.value, src=xf.dtype.value)
+
+
+def _per_channel(ctx, p, rank):
+    """A [C] parameter shaped to broadcast over [N, C, spatial...]."""
+    return ctx.emit("reshape", p, shape=(p.shape[0],) + (1,) * (rank - 2))
+
+
+@converter("InstanceNormalization")
+def instance_norm(ctx, x, scale, bias, *, epsilon=1e-5):
+    r = x.type.rank
+    y = _normalize(ctx, x, range(2, r), epsilon)
+    return ctx.emit("add", ctx.emit("mul", y, _per_channel(ctx, scale, r)), _per_channel(ctx, bias, r))
+
+
+@converter("GroupNormalization")
+def group_norm(ctx, x, scale, bias, *, num_groups, epsilon=1e-5, stash_type=1):
+    """Statistics over each group of C/num_groups channels; scale and bias per channel (per group before opset 21)."""
+    n, c = x.shape[:2]
+    r = x.type.rank
+    if c % num_groups:
+        raise ctx.error(f"{c} channels do not split into {num_groups} groups")
+    g = ctx.emit("reshape", x, shape=(n, num_groups, x.type.numel // (n * num_groups)))
+    y = ctx.emit("reshape", _normalize(ctx, g, [2], epsilon), shape=x.shape)
+    def per_channel(p):  # opset 18 gives one scale and bias per group
+        if p.shape[0] == c:
+            return p
+        p = ctx.emit("expand", ctx.emit("reshape", p, shape=(num_groups, 1)), shape=(num_groups, c // num_groups))
+        return ctx.emit("reshape", p, shape=(c,))
+
+    scale, bias = per_channel(scale), per_channel(bias)
+    return ctx.emit("add", ctx.emit("mul", y, _per_channel(ctx, scale, r)), _per_channel(ctx, bias, r))
+
+
+@converter("MeanVarianceNormalization")
+def mean_variance_norm(ctx, x, *, axes=(0, 2, 3)):
+    """As the spec's function body: (x - E[x]) / (sqrt(E[x^2] - E[x]^2) + 1e-9)."""
+    ax = tuple(a % x.type.rank for a in axes)
+    mean = ctx.emit("reduce_mean", x, axes=ax, keepdims=1)
+    ex2 = ctx.emit("reduce_mean", ctx.emit("mul", x, x), axes=ax, keepdims=1)
+    std = ctx.emit("sqrt", ctx.emit("sub", ex2, ctx.emit("mul", mean, mean)))
+    return ctx.emit("div", ctx.emit("sub", x, mean), ctx.emit("add", std, ctx.scalar(1e-9, x.dtype)))

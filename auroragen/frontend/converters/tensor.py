@@ -308,10 +308,11 @@ def trilu(ctx, x, k=None, *, upper=1):
     return ctx.emit("trilu", x, upper=int(upper), k=kk)
 
 
-@converter("CumSum")
+@converter("CumSum", "CumProd")
 def cumsum(ctx, x, axis, *, exclusive=0, reverse=0):
     ax = _axis(ctx, int(ctx.const(axis, "axis").item()), x.type.rank)
-    return ctx.emit("cumsum", x, axis=ax, exclusive=int(exclusive), reverse=int(reverse))
+    op = "cumsum" if ctx.op_type == "CumSum" else "cumprod"
+    return ctx.emit(op, x, axis=ax, exclusive=int(exclusive), reverse=int(reverse))
 
 
 @converter("OneHot")
@@ -347,3 +348,42 @@ def space_to_depth(ctx, x, *, blocksize, mode="DCR"):
     t = ctx.emit("reshape", x, shape=(n, c, h // b, b, w // b, b))
     t = ctx.emit("transpose", t, perm=(0, 3, 5, 1, 2, 4) if mode == "DCR" else (0, 1, 3, 5, 2, 4))
     return ctx.emit("reshape", t, shape=(n, c * b * b, h // b, w // b))
+
+
+@converter("CenterCropPad")
+def center_crop_pad(ctx, x, shape, *, axes=None):
+    """Per axis: crop the centre (extra element at the end) or pad around it (extra at the end)."""
+    r = x.type.rank
+    want = ctx.ints(shape, "shape")
+    axes = list(range(r)) if axes is None else [_axis(ctx, a, r) for a in axes]
+    starts, ends, pads = [0] * r, list(x.shape), [0] * (2 * r)
+    for a, s in zip(axes, want):
+        d = x.shape[a]
+        if s < d:
+            starts[a] = (d - s) // 2
+            ends[a] = starts[a] + s
+        elif s > d:
+            pads[a] = (s - d) // 2
+            pads[a + r] = s - d - pads[a]
+    y = x
+    if starts != [0] * r or ends != list(x.shape):
+        y = ctx.emit("slice", y, starts=tuple(starts), ends=tuple(ends), steps=(1,) * r)
+    if any(pads):
+        y = ctx.emit("pad", y, pads=tuple(pads), mode="constant", value=0.0 if x.dtype.is_float else 0)
+    return y
+
+
+@converter("EyeLike")
+def eye_like(ctx, x, *, dtype=None, k=0):
+    dt = DType(dtype) if dtype is not None else x.dtype
+    if x.type.rank != 2:
+        raise ctx.error("input must be 2-D")
+    return ctx.constant(np.eye(x.shape[0], x.shape[1], k, dtype=dt.np))
+
+
+@converter("BitCast")
+def bitcast(ctx, x, *, to):
+    dt = DType.from_onnx(to)
+    if dt.itemsize != x.dtype.itemsize:
+        raise ctx.error(f"BitCast needs equal widths: {x.dtype.short} and {dt.short}")
+    return ctx.emit("bitcast", x, to=int(to))

@@ -21,7 +21,7 @@ from ..types import DType, TensorType
 
 # Ops that only move or select elements: they work on any element's bits as they are.
 BITWISE_OPS = {"constant", "cast", "reshape", "transpose", "slice", "expand", "gather", "concat", "split", "identity", "pad",
-               "where", "gather_elements", "gather_nd", "trilu", "one_hot"}
+               "where", "gather_elements", "gather_nd", "trilu", "one_hot", "bitcast"}
 
 
 @dataclass(frozen=True)

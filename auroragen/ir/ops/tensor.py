@@ -211,13 +211,20 @@ def trilu(x, upper, k):
     return np.triu(x, k) if upper else np.tril(x, k)
 
 
-@register("cumsum", infer=lambda x, axis, exclusive=0, reverse=0: x)
-def cumsum(x, axis, exclusive=0, reverse=0):
-    y = np.flip(x, axis) if reverse else x
-    s = np.cumsum(y, axis=axis, dtype=x.dtype)
-    if exclusive:
-        s = np.concatenate([np.zeros_like(np.take(s, [0], axis=axis)), np.take(s, range(s.shape[axis] - 1), axis=axis)], axis=axis)
-    return np.flip(s, axis) if reverse else s
+def _scan(fn, identity):
+    def run(x, axis, exclusive=0, reverse=0):
+        y = np.flip(x, axis) if reverse else x
+        s = fn(y, axis=axis, dtype=x.dtype)
+        if exclusive:
+            first = np.full_like(np.take(s, [0], axis=axis), identity)
+            s = np.concatenate([first, np.take(s, range(s.shape[axis] - 1), axis=axis)], axis=axis)
+        return np.flip(s, axis) if reverse else s
+
+    return run
+
+
+register("cumsum", infer=lambda x, axis, exclusive=0, reverse=0: x)(_scan(np.cumsum, 0))
+register("cumprod", infer=lambda x, axis, exclusive=0, reverse=0: x)(_scan(np.cumprod, 1))
 
 
 def _one_hot_type(idx, values, depth, axis):
@@ -233,3 +240,9 @@ def one_hot(idx, values, depth, axis):
     i = np.where(i < 0, i + depth, i)
     hot = np.expand_dims(i, axis) == np.arange(depth).reshape([-1 if d == axis else 1 for d in range(idx.ndim + 1)])
     return np.where(hot, values[1], values[0]).astype(values.dtype)
+
+
+@register("bitcast", infer=lambda x, to: x.with_dtype(DType(to)))
+def bitcast(x, to):
+    """The same bytes read as another type of the same width."""
+    return x.view(DType(to).np)
