@@ -6,6 +6,7 @@ import numpy as np
 
 from ...ir import Node
 from ...ir.ops.nn import resize_axis_plan
+from ...ir.types import DType
 from ..cformat import array_literals, literal
 from . import Plan, broadcast_strides, collapse, contiguous_strides, kernel, numel
 
@@ -101,22 +102,28 @@ def plan_resize(node: Node, step) -> Plan:
     a = node.attrs
     out = node.output.shape
     ist = contiguous_strides(x.shape)
-    weighted = a["mode"] != "nearest"
-    axes, terms = [], []
+    axes, terms, outside = [], [], []
     for ax in range(x.type.rank):
-        if out[ax] == x.shape[ax] and a["scales"][ax] == 1.0:
+        if out[ax] == x.shape[ax] and a["scales"][ax] == 1.0 and a["coord"] != "tf_crop_and_resize":
             terms.append(f"i{ax} * {ist[ax]}")
             continue
-        plan = resize_axis_plan(x.shape[ax], out[ax], a["scales"][ax], a["mode"], a["coord"], a["nearest_mode"])
-        taps = max(len(p) for p in plan)
-        idx = [[p[min(t, len(p) - 1)][0] for t in range(taps)] for p in plan]
-        w = [[p[t][1] if t < len(p) else 0.0 for t in range(taps)] for p in plan]
+        roi = (a["roi"][ax], a["roi"][ax + x.type.rank]) if a.get("roi") else (0.0, 1.0)
+        plan = resize_axis_plan(x.shape[ax], out[ax], a["scales"][ax], a["mode"], a["coord"], a["nearest_mode"],
+                                a.get("cubic_a", -0.75), a.get("exclude_outside", 0), a.get("antialias", 0), roi)
+        taps = max((len(p) for p in plan if p is not None), default=1)
+        rows = [p if p is not None else [(0, 0.0)] for p in plan]
+        idx = [[r[min(t, len(r) - 1)][0] for t in range(taps)] for r in rows]
+        w = [[r[t][1] if t < len(r) else 0.0 for t in range(taps)] for r in rows]
         axes.append(dict(axis=ax, n_out=out[ax], taps=taps,
                          idx=", ".join("{" + ", ".join(map(str, r)) + "}" for r in idx),
-                         w=", ".join("{" + ", ".join(array_literals(np.array(r), x.dtype)) + "}" for r in w)))
-        terms.append(f"rz_idx{ax}[i{ax}][{f't{ax}' if weighted else '0'}] * {ist[ax]}")
-    return Plan("resize", dict(axes=axes, weighted=weighted, out_dims=list(out), out_strides=contiguous_strides(out),
-                               src=" + ".join(terms) or "0", ctype=x.dtype.ctype), what=f"resize ({a['mode']})")
+                         w=", ".join("{" + ", ".join(array_literals(np.array(r), DType.FLOAT)) + "}" for r in w),
+                         out=", ".join("1" if p is None else "0" for p in plan)))
+        if any(p is None for p in plan):
+            outside.append(ax)
+        terms.append(f"rz_idx{ax}[i{ax}][t{ax}] * {ist[ax]}")
+    return Plan("resize", dict(axes=axes, outside=outside, out_dims=list(out), out_strides=contiguous_strides(out),
+                               src=" + ".join(terms) or "0", ctype=x.dtype.ctype, is_int=x.dtype.is_int,
+                               extrapolation=literal(a.get("extrapolation_value", 0.0), x.dtype)), what=f"resize ({a['mode']})")
 
 
 @kernel("constant")

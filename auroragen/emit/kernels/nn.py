@@ -72,18 +72,30 @@ def plan_conv_transpose(node: Node, step) -> Plan:
     return Plan("conv_transpose", p, what=_what(node, p))
 
 
-@kernel("max_pool", "average_pool")
+@kernel("max_pool", "average_pool", "lp_pool")
 def plan_pool(node: Node, step) -> Plan:
     x = node.inputs[0]
-    (kh, kw), (sh, sw), (dh, dw), (pt, pl, pb, pr) = _as2d(node)
-    n, c, h, wd = _shape2d(x.shape)
-    _, _, oh, ow = _shape2d(node.output.shape)
-    kind = "max" if node.op == "max_pool" else "avg"
+    a = node.attrs
+    r = len(a["kernel"])
+    out = node.outputs[0].shape
+    kind = {"max_pool": "max", "average_pool": "avg", "lp_pool": "lp"}[node.op]
+    indices = len(node.outputs) > 1
+    in_st = contiguous_strides(x.shape[2:])
+    if indices and a.get("storage_order"):  # column-major positions within each plane
+        col = contiguous_strides(x.shape[2:][::-1])[::-1]
+        index_expr = " + ".join(f"i{d} * {col[d]}" for d in range(r))
+    else:
+        index_expr = " + ".join(f"i{d} * {in_st[d]}" for d in range(r))
+    pval = float(a.get("p", 2))
     return Plan("pool", dict(
-        planes=n * c, H=h, W=wd, OH=oh, OW=ow, KH=kh, KW=kw, SH=sh, SW=sw, DH=dh, DW=dw, PT=pt, PL=pl, PB=pb, PR=pr,
-        kind=kind, count_pad=kind == "avg" and bool(node.attrs.get("count_include_pad")), ctype=x.dtype.ctype,
-        init=limits(x.dtype)[0] if kind == "max" else "0", is_float=x.dtype.is_float,
-    ), what=f"{kind} pool {kh}x{kw} stride {sh}x{sw}")
+        planes=x.shape[0] * x.shape[1], in_dims=list(x.shape[2:]), out_dims=list(out[2:]), in_size=numel(x.shape[2:]),
+        out_size=numel(out[2:]), in_strides=in_st, out_strides=contiguous_strides(out[2:]), kernel=list(a["kernel"]),
+        strides=list(a["strides"]), dilations=list(a["dilations"]), pads=list(a["pads"]), kind=kind,
+        count_pad=kind == "avg" and bool(a.get("count_include_pad")), ctype=x.dtype.ctype,
+        acc_ctype=x.dtype.ctype, init=limits(x.dtype)[0] if kind == "max" else "0", is_float=x.dtype.is_float,
+        indices=indices, index_expr=index_expr, fs=fn_suffix(node),
+        p_lit=literal(pval, x.dtype) if x.dtype.is_float else "2", inv_p_lit=literal(1.0 / pval, x.dtype) if x.dtype.is_float else "1",
+    ), what=f"{kind} pool {'x'.join(map(str, a['kernel']))} stride {'x'.join(map(str, a['strides']))}")
 
 
 def _matmul_plan(node: Node, a_shape, b_shape, trans_a, trans_b, epilogue):

@@ -97,7 +97,23 @@ def matmul(ctx, a, b):
 def max_pool(ctx, x, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_shape, pads=None, storage_order=0, strides=None):
     _check_rank(ctx, x)
     sp = _spatial(ctx, x, kernel_shape, strides, dilations, pads, auto_pad)
+    if ctx.n_outputs > 1:
+        return ctx.emit_multi("max_pool", x, ceil_mode=int(ceil_mode), indices=1, storage_order=int(storage_order), **sp)
     return ctx.emit("max_pool", x, ceil_mode=int(ceil_mode), **sp)
+
+
+@converter("LpPool")
+def lp_pool(ctx, x, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_shape, p=2, pads=None, strides=None):
+    _check_rank(ctx, x)
+    sp = _spatial(ctx, x, kernel_shape, strides, dilations, pads, auto_pad)
+    return ctx.emit("lp_pool", x, ceil_mode=int(ceil_mode), p=int(p), **sp)
+
+
+@converter("GlobalLpPool")
+def global_lp_pool(ctx, x, *, p=2):
+    _check_rank(ctx, x)
+    return ctx.emit("lp_pool", x, kernel=tuple(x.shape[2:]), strides=(1,) * (x.type.rank - 2),
+                    dilations=(1,) * (x.type.rank - 2), pads=(0,) * (2 * x.type.rank - 4), p=int(p))
 
 
 @converter("AveragePool")
@@ -173,12 +189,17 @@ def softmax(ctx, x, *, axis=None):
     return ctx.emit("reshape", ctx.emit(op, flat, axis=1), shape=x.shape)
 
 
-def _resize(ctx, x, scales, sizes, *, mode, coord, nearest_mode, cubic_coeff_a=-0.75, exclude_outside=0, extrapolation_value=0.0):
-    if mode not in ("nearest", "linear", "bilinear"):
-        raise ctx.error(f"mode {mode!r} is not supported (nearest, linear)")
-    mode = "linear" if mode == "bilinear" else mode
-    if coord == "tf_crop_and_resize":
-        raise ctx.error("coordinate_transformation_mode 'tf_crop_and_resize' is not supported")
+_COORDS = ("half_pixel", "half_pixel_symmetric", "pytorch_half_pixel", "align_corners", "asymmetric",
+           "tf_half_pixel_for_nn", "tf_crop_and_resize")
+
+
+def _resize(ctx, x, scales, sizes, *, mode, coord, nearest_mode, cubic_coeff_a=-0.75, exclude_outside=0,
+            extrapolation_value=0.0, antialias=0, roi=None):
+    if mode not in ("nearest", "linear", "bilinear", "cubic", "bicubic"):
+        raise ctx.error(f"mode {mode!r} is not one of nearest, linear, cubic")
+    mode = {"bilinear": "linear", "bicubic": "cubic"}.get(mode, mode)
+    if coord not in _COORDS:
+        raise ctx.error(f"coordinate_transformation_mode {coord!r} is not supported")
     shape = x.shape
     if sizes is not None:
         sizes = [int(s) for s in sizes]
@@ -188,7 +209,12 @@ def _resize(ctx, x, scales, sizes, *, mode, coord, nearest_mode, cubic_coeff_a=-
         if len(scales) != len(shape):
             raise ctx.error(f"{len(scales)} scales for rank {len(shape)}")
         sizes = [int(math.floor(n * s)) for n, s in zip(shape, scales)]
-    return ctx.emit("resize", x, sizes=tuple(sizes), scales=tuple(scales), mode=mode, coord=coord, nearest_mode=nearest_mode)
+    if coord == "tf_crop_and_resize" and roi is None:
+        raise ctx.error("tf_crop_and_resize needs roi")
+    return ctx.emit("resize", x, sizes=tuple(sizes), scales=tuple(scales), mode=mode, coord=coord, nearest_mode=nearest_mode,
+                    cubic_a=float(cubic_coeff_a), exclude_outside=int(exclude_outside),
+                    extrapolation_value=float(extrapolation_value), antialias=int(antialias),
+                    roi=tuple(float(r) for r in roi) if roi is not None else ())
 
 
 @converter("Resize")
@@ -200,33 +226,45 @@ def resize(ctx, x, roi=None, scales=None, sizes=None, *, mode="nearest", coordin
         coordinate_transformation_mode = coordinate_transformation_mode or "asymmetric"
         nearest_mode = "floor" if nearest_mode == "round_prefer_floor" else nearest_mode
     coord = coordinate_transformation_mode or "half_pixel"
-    if antialias:
-        raise ctx.error("antialias is not supported")
+    r = x.type.rank
     sc = ctx.const(scales, "scales").astype(float).tolist() if scales is not None and scales.type.numel else None
     sz = ctx.ints(sizes, "sizes") if sizes is not None and sizes.type.numel else None
+    rois = ctx.const(roi, "roi").astype(float).tolist() if roi is not None and roi.type.numel else None
     if sc is None and sz is None:
         raise ctx.error("neither scales nor sizes is given")
     if axes is not None:
-        r = x.type.rank
-        full_sc, full_sz = [1.0] * r, list(x.shape)
-        for k, a in enumerate(axes):
-            a = a % r
+        ax = [a % r for a in axes]
+        full_sc, full_sz, full_roi = [1.0] * r, list(x.shape), [0.0] * r + [1.0] * r
+        for k, a in enumerate(ax):
             if sc is not None:
                 full_sc[a] = sc[k]
             if sz is not None:
                 full_sz[a] = sz[k]
+            if rois is not None:
+                full_roi[a], full_roi[a + r] = rois[k], rois[k + len(ax)]
         sc = full_sc if sc is not None else None
         sz = full_sz if sz is not None else None
+        rois = full_roi if rois is not None else None
+    else:
+        ax = list(range(r))
     if sz is not None and keep_aspect_ratio_policy != "stretch":
-        ratios = [s / n for s, n, in zip(sz, x.shape)]
-        changed = [i for i in range(len(sz)) if axes is None or i in [a % x.type.rank for a in axes]]
         pick = min if keep_aspect_ratio_policy == "not_larger" else max
-        f = pick(ratios[i] for i in changed)
-        sc = [f if i in changed else 1.0 for i in range(len(sz))]
-        sz = [int(round(n * f)) if i in changed else n for i, n in enumerate(x.shape)]
-        return ctx.emit("resize", x, sizes=tuple(sz), scales=tuple(sc), mode=mode if mode != "bilinear" else "linear",
-                        coord=coord, nearest_mode=nearest_mode)
-    return _resize(ctx, x, sc, sz, mode=mode, coord=coord, nearest_mode=nearest_mode)
+        f = pick(sz[i] / x.shape[i] for i in ax)
+        sc = [f if i in ax else 1.0 for i in range(r)]
+        sz = [int(round(n * f)) if i in ax else n for i, n in enumerate(x.shape)]
+        return _resize_exact(ctx, x, sc, sz, mode, coord, nearest_mode, cubic_coeff_a, exclude_outside, extrapolation_value,
+                             antialias, rois)
+    return _resize(ctx, x, sc, sz, mode=mode, coord=coord, nearest_mode=nearest_mode, cubic_coeff_a=cubic_coeff_a,
+                   exclude_outside=exclude_outside, extrapolation_value=extrapolation_value, antialias=antialias, roi=rois)
+
+
+def _resize_exact(ctx, x, sc, sz, mode, coord, nearest_mode, cubic_coeff_a, exclude_outside, extrapolation_value, antialias, rois):
+    """Both scales and sizes decided (keep_aspect_ratio_policy)."""
+    mode = {"bilinear": "linear", "bicubic": "cubic"}.get(mode, mode)
+    return ctx.emit("resize", x, sizes=tuple(sz), scales=tuple(sc), mode=mode, coord=coord, nearest_mode=nearest_mode,
+                    cubic_a=float(cubic_coeff_a), exclude_outside=int(exclude_outside),
+                    extrapolation_value=float(extrapolation_value), antialias=int(antialias),
+                    roi=tuple(rois) if rois is not None else ())
 
 
 @converter("Upsample")

@@ -178,13 +178,31 @@ def _type_of(a: np.ndarray) -> TensorType:
     return TensorType(DType.from_numpy(a.dtype), a.shape)
 
 
-@register("max_pool", infer=_pool_type)
-def max_pool(x, *, kernel, strides, dilations, pads, ceil_mode=0):
-    xp, _, _, out_sp = _pool(x, kernel, strides, dilations, pads, ceil_mode, -np.inf)
+def _max_pool_type(x, *, kernel, strides, dilations, pads, ceil_mode=0, indices=0, storage_order=0):
+    y = _pool_type(x, kernel=kernel, strides=strides, dilations=dilations, pads=pads, ceil_mode=ceil_mode)
+    return [y, y.with_dtype(DType.INT64)] if indices else y
+
+
+@register("max_pool", infer=_max_pool_type)
+def max_pool(x, *, kernel, strides, dilations, pads, ceil_mode=0, indices=0, storage_order=0):
+    """With indices=1 a second output: each maximum's flat position in x (row-major, or
+    column-major within each plane with storage_order=1), the first one where they tie."""
+    xp, valid, _, out_sp = _pool(x, kernel, strides, dilations, pads, ceil_mode, -np.inf)
     y = np.full(x.shape[:2] + tuple(out_sp), -np.inf)
-    for _, win in _windows(xp, out_sp, kernel, strides, dilations):
-        y = np.maximum(y, win)
-    return y.astype(x.dtype)
+    arg = np.full(x.shape[:2] + tuple(out_sp), -1, np.int64)
+    r = len(kernel)
+    plane = np.arange(int(np.prod(x.shape[2:]))).reshape(x.shape[2:])
+    if storage_order:
+        plane = np.arange(plane.size).reshape(x.shape[2:][::-1]).T.copy() if r == 2 else plane
+    pos = np.pad(plane, [(pads[i], xp.shape[2 + i] - x.shape[2 + i] - pads[i]) for i in range(r)], constant_values=-1)
+    for (_, win), (_, pwin), (_, vwin) in zip(_windows(xp, out_sp, kernel, strides, dilations),
+                                              _windows(pos, out_sp, kernel, strides, dilations),
+                                              _windows(valid, out_sp, kernel, strides, dilations)):
+        better = (vwin > 0) & ((win > y) | (arg < 0))
+        y = np.where(better, win, y)
+        arg = np.where(better, pwin, arg)
+    base = (np.arange(x.shape[0] * x.shape[1]) * plane.size).reshape(x.shape[:2] + (1,) * r)
+    return (y.astype(x.dtype), arg + base) if indices else y.astype(x.dtype)
 
 
 @register("average_pool", infer=_pool_type)
@@ -199,6 +217,16 @@ def average_pool(x, *, kernel, strides, dilations, pads, ceil_mode=0, count_incl
     for _, win in _windows(mask, out_sp, kernel, strides, dilations):
         cnt += win
     return (s / cnt).astype(x.dtype)
+
+
+@register("lp_pool", infer=_pool_type)
+def lp_pool(x, *, kernel, strides, dilations, pads, ceil_mode=0, p=2):
+    """(sum over the window of |x|^p)^(1/p); padding contributes 0."""
+    xp, _, _, out_sp = _pool(x, kernel, strides, dilations, pads, ceil_mode, 0.0)
+    s = np.zeros(x.shape[:2] + tuple(out_sp))
+    for _, win in _windows(xp, out_sp, kernel, strides, dilations):
+        s += np.abs(win) ** p
+    return (s ** (1.0 / p)).astype(x.dtype)
 
 
 # -- normalisation -------------------------------------------------------------
@@ -252,64 +280,109 @@ def lrn(x, *, size, alpha, beta, bias):
 # -- resize --------------------------------------------------------------------
 
 
-def _resize_type(x, *, sizes, scales, mode, coord, nearest_mode, cubic_a=-0.75, exclude_outside=0, extrapolation_value=0.0):
+def _resize_type(x, *, sizes, scales, mode, coord, nearest_mode, cubic_a=-0.75, exclude_outside=0, extrapolation_value=0.0,
+                 antialias=0, roi=None):
     if len(sizes) != x.rank:
         raise ValueError(f"{len(sizes)} output sizes for rank {x.rank}")
     return x.with_shape(sizes)
 
 
-def resize_source(o: int, scale: float, n_in: int, n_out: int, coord: str) -> float:
-    """The input coordinate of output index o (ONNX coordinate_transformation_mode)."""
+def _source(o, scale, n_in, n_out, coord, roi):
+    """The input coordinate of output index o (coordinate_transformation_mode), or None outside the roi."""
+    width = scale * n_in
+    if coord == "align_corners":
+        return 0.0 if width == 1 else o * (n_in - 1) / (width - 1)
     if coord == "asymmetric":
         return o / scale
-    if coord == "align_corners":  # the spec divides by the unrounded resized length, in * scale
-        length = n_in * scale
-        return 0.0 if length <= 1 else o * (n_in - 1) / (length - 1)
+    if coord == "tf_crop_and_resize":
+        lo, hi = roi
+        x = (hi - lo) * (n_in - 1) / 2 if width == 1 else o * (hi - lo) * (n_in - 1) / (width - 1)
+        x += lo * (n_in - 1)
+        return None if x < 0 or x > n_in - 1 else x
     if coord == "pytorch_half_pixel":
-        return (o + 0.5) / scale - 0.5 if n_out > 1 else 0.0
+        return -0.5 if width == 1 else (o + 0.5) / scale - 0.5
     if coord == "half_pixel_symmetric":
-        adj = n_out / (scale * n_in)
-        return n_in / 2 * (1 - adj) + (o + 0.5) / scale - 0.5
+        return n_in / 2 * (1 - n_out / width) + (o + 0.5) / scale - 0.5
+    if coord == "tf_half_pixel_for_nn":
+        return (o + 0.5) / scale
     return (o + 0.5) / scale - 0.5  # half_pixel
 
 
-def resize_nearest(src: float, mode: str) -> int:
-    if mode == "floor":
-        return math.floor(src)
-    if mode == "ceil":
-        return math.ceil(src)
-    if mode == "round_prefer_ceil":
-        return math.floor(src + 0.5)
-    return math.ceil(src - 0.5)  # round_prefer_floor
+def _coeffs(ratio, scale, mode, nearest_mode, a, antialias):
+    if mode == "nearest":
+        if float(ratio).is_integer():
+            return np.array([0.0, 1.0])
+        lower = {"round_prefer_floor": ratio <= 0.5, "round_prefer_ceil": ratio < 0.5, "floor": True, "ceil": False}[nearest_mode]
+        return np.array([1.0, 0.0]) if lower else np.array([0.0, 1.0])
+    if mode == "linear":
+        if antialias and scale < 1:
+            start = int(np.floor(-1 / scale) + 1)
+            args = (np.arange(start, 2 - start) - ratio) * scale
+            c = np.clip(1 - np.abs(args), 0, 1)
+            return c / c.sum()
+        return np.array([1 - ratio, ratio])
+
+    def cubic(d):
+        d = abs(d)
+        if d <= 1:
+            return (a + 2) * d**3 - (a + 3) * d**2 + 1
+        return a * d**3 - 5 * a * d**2 + 8 * a * d - 4 * a if d < 2 else 0.0
+
+    if antialias and scale < 1:
+        start = int(np.floor(-2 / scale) + 1)
+        c = np.array([cubic(scale * (i - ratio)) for i in range(start, 2 - start)])
+        return c / c.sum()
+    return np.array([cubic(ratio + 1), cubic(ratio), cubic(1 - ratio), cubic(2 - ratio)])
 
 
-def resize_axis_plan(n_in, n_out, scale, mode, coord, nearest_mode):
-    """Per output index along one axis: [(input index, weight), ...]."""
+def resize_axis_plan(n_in, n_out, scale, mode, coord, nearest_mode, cubic_a=-0.75, exclude_outside=0, antialias=0, roi=(0.0, 1.0)):
+    """Per output index along one axis: [(input index, weight), ...], or None where it extrapolates.
+
+    As the ONNX reference: the taps are the n nearest positions of the edge-padded input
+    (lower index first on ties), n being the number of coefficients of the mode."""
     plan = []
     for o in range(n_out):
-        src = resize_source(o, scale, n_in, n_out, coord)
-        if mode == "nearest":
-            plan.append([(min(max(resize_nearest(src, nearest_mode), 0), n_in - 1), 1.0)])
-        else:
-            src = min(max(src, 0.0), n_in - 1)
-            i0 = int(math.floor(src))
-            i1 = min(i0 + 1, n_in - 1)
-            f = src - i0
-            plan.append([(i0, 1.0 - f), (i1, f)] if i1 != i0 else [(i0, 1.0)])
+        x = _source(o, scale, n_in, n_out, coord, roi)
+        if x is None:
+            plan.append(None)
+            continue
+        ratio = 1.0 if float(x).is_integer() else x - np.floor(x)
+        c = _coeffs(ratio, scale, mode, nearest_mode, cubic_a, antialias)
+        n = len(c)
+        pad = int(np.ceil(n / 2))
+        xp = x + pad
+        cand = range(max(0, int(np.floor(xp)) - n - 1), min(n_in + 2 * pad, int(np.floor(xp)) + n + 2))
+        idx = sorted(sorted(cand, key=lambda i: (abs(xp - i), i))[:n])
+        src = [i - pad for i in idx]
+        if exclude_outside:
+            c = np.array([w if 0 <= i < n_in else 0.0 for w, i in zip(c, src)])
+            c = c / c.sum()
+        plan.append([(min(max(i, 0), n_in - 1), float(w)) for i, w in zip(src, c)])
     return plan
 
 
 @register("resize", infer=_resize_type)
-def resize(x, *, sizes, scales, mode, coord, nearest_mode, cubic_a=-0.75, exclude_outside=0, extrapolation_value=0.0):
-    """nearest and (multi)linear modes, separable one axis at a time."""
+def resize(x, *, sizes, scales, mode, coord, nearest_mode, cubic_a=-0.75, exclude_outside=0, extrapolation_value=0.0,
+           antialias=0, roi=None):
+    """nearest, linear and cubic, separable one axis at a time; a position outside
+    the roi (tf_crop_and_resize) on any axis takes extrapolation_value."""
     y = x.astype(np.float64)
+    outside = np.zeros(tuple(sizes), bool)
     for ax in range(x.ndim):
-        if sizes[ax] == x.shape[ax] and scales[ax] == 1.0:
+        if sizes[ax] == x.shape[ax] and scales[ax] == 1.0 and coord != "tf_crop_and_resize":
             continue
-        plan = resize_axis_plan(x.shape[ax], sizes[ax], scales[ax], mode, coord, nearest_mode)
+        r = (roi[ax], roi[ax + x.ndim]) if roi else (0.0, 1.0)
+        plan = resize_axis_plan(x.shape[ax], sizes[ax], scales[ax], mode, coord, nearest_mode, cubic_a, exclude_outside,
+                                antialias, r)
         mat = np.zeros((sizes[ax], x.shape[ax]))
         for o, taps in enumerate(plan):
+            if taps is None:
+                outside[(slice(None),) * ax + (o,)] = True
+                continue
             for i, wgt in taps:
                 mat[o, i] += wgt
         y = np.moveaxis(np.tensordot(mat, np.moveaxis(y, ax, 0), axes=(1, 0)), 0, ax)
+    y = np.where(outside, extrapolation_value, y)
+    if x.dtype.kind in "iu":
+        y = np.round(y)
     return y.astype(x.dtype)
