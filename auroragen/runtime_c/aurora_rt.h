@@ -29,6 +29,12 @@ typedef struct {
     const int64_t *shape; /* rank entries */
 } aurora_tensor_info;
 
+/* The clip of recurrent ops' gate pre-activations. */
+static inline double aurora_rnn_clip(double v, double limit)
+{
+    return v < -limit ? -limit : (v > limit ? limit : v);
+}
+
 /* float16 and bfloat16 are stored as their bits (uint16_t) and computed in float.
  * Conversions to them round to nearest, ties to even; NaN stays NaN. */
 static inline float aurora_f16_to_f32(uint16_t h)

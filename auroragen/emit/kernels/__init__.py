@@ -82,6 +82,6 @@ def fn_suffix(node: Node) -> str:
 
 
 def get_builder(op: str):
-    from . import elementwise, index, movement, nn, reduce  # noqa: F401  (registration)
+    from . import elementwise, index, movement, nn, reduce, rnn  # noqa: F401  (registration)
 
     return BUILDERS[op]

@@ -168,3 +168,22 @@ def plan_lrn(node: Node, step) -> Plan:
     return Plan("lrn", dict(N=x.shape[0], C=x.shape[1], inner=numel(x.shape[2:]), lo=(size - 1) // 2, hi=size // 2,
                             bias=literal(a["bias"], dt), alpha_over_size=literal(a["alpha"] / size, dt),
                             beta=literal(a["beta"], dt), ctype=dt.ctype, fs=fn_suffix(node)), what=f"LRN size {size}")
+
+
+@kernel("einsum")
+def plan_einsum(node: Node, step) -> Plan:
+    from ...ir.ops.nn import einsum_letters
+
+    ins, out, size = einsum_letters(node.attrs["equation"], [v.shape for v in node.inputs])
+    summed = sorted({c for s in ins for c in s} - set(out))
+
+    def strides(sub, shape, letters):
+        st = contiguous_strides(shape)
+        return [sum(st[i] for i, c in enumerate(sub) if c == letter and shape[i] != 1) for letter in letters]
+
+    return Plan("einsum", dict(
+        out_dims=[size[c] for c in out], sum_dims=[size[c] for c in summed], n_in=len(ins), ctype=node.output.dtype.ctype,
+        in_out_strides=[strides(s, v.shape, out) for s, v in zip(ins, node.inputs)],
+        in_sum_strides=[strides(s, v.shape, summed) for s, v in zip(ins, node.inputs)],
+        out_strides=contiguous_strides([size[c] for c in out]),
+    ), what=f"einsum {node.attrs['equation']}")

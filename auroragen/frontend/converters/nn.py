@@ -331,3 +331,25 @@ def mean_variance_norm(ctx, x, *, axes=(0, 2, 3)):
     ex2 = ctx.emit("reduce_mean", ctx.emit("mul", x, x), axes=ax, keepdims=1)
     std = ctx.emit("sqrt", ctx.emit("sub", ex2, ctx.emit("mul", mean, mean)))
     return ctx.emit("div", ctx.emit("sub", x, mean), ctx.emit("add", std, ctx.scalar(1e-9, x.dtype)))
+
+
+@converter("Einsum")
+def einsum(ctx, *xs, equation):
+    """Made explicit: '...' becomes letters of its own and an implicit output is spelled out."""
+    eq = equation.replace(" ", "")
+    lhs, arrow, out = eq.partition("->")
+    subs = lhs.split(",")
+    if len(subs) != len(xs):
+        raise ctx.error(f"equation {equation!r} names {len(subs)} inputs, the node has {len(xs)}")
+    used = set(c for c in eq if c.isalpha())
+    spare = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" if c not in used]
+    ell = max((x.type.rank - (len(s) - 3) for s, x in zip(subs, xs) if "..." in s), default=0)
+    fill = "".join(spare[:ell])
+    subs = [s.replace("...", fill[len(fill) - (x.type.rank - (len(s) - 3)):] if x.type.rank - (len(s) - 3) else "")
+            for s, x in zip(subs, xs)]
+    if arrow:
+        out = out.replace("...", fill)
+    else:
+        counts = {c: sum(s.count(c) for s in subs) for c in set("".join(subs))}
+        out = fill + "".join(sorted(c for c, n in counts.items() if n == 1 and c not in fill))
+    return ctx.emit("einsum", *xs, equation=",".join(subs) + "->" + out)

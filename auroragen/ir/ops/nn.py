@@ -386,3 +386,31 @@ def resize(x, *, sizes, scales, mode, coord, nearest_mode, cubic_a=-0.75, exclud
     if x.dtype.kind in "iu":
         y = np.round(y)
     return y.astype(x.dtype)
+
+
+# -- einsum --------------------------------------------------------------------
+
+
+def einsum_letters(equation: str, shapes) -> tuple[list[str], str, dict[str, int]]:
+    """Inputs' subscripts, the output's, and each letter's size, for an explicit equation without '...'."""
+    lhs, out = equation.split("->")
+    ins = lhs.split(",")
+    size: dict[str, int] = {}
+    for sub, shape in zip(ins, shapes):
+        if len(sub) != len(shape):
+            raise ValueError(f"subscripts {sub!r} do not fit shape {list(shape)}")
+        for ch, d in zip(sub, shape):
+            if size.get(ch, 1) not in (1, d) and d != 1:
+                raise ValueError(f"letter {ch!r} has sizes {size[ch]} and {d}")
+            size[ch] = max(size.get(ch, 1), d)
+    return ins, out, size
+
+
+def _einsum_type(*xs, equation):
+    _, out, size = einsum_letters(equation, [x.shape for x in xs])
+    return xs[0].with_shape([size[c] for c in out])
+
+
+@register("einsum", infer=_einsum_type)
+def einsum(*xs, equation):
+    return np.einsum(equation, *xs).astype(xs[0].dtype)
