@@ -63,6 +63,7 @@ class Context:
         self.op_type = ""
         self.n_outputs = 1
         self.graph_inputs: set[Value] = set()
+        self.env: dict[str, Value] = {}
 
     # -- errors --------------------------------------------------------------
     def error(self, msg: str) -> AuroraError:
@@ -95,13 +96,52 @@ class Context:
         if v is None:
             raise self.error(f"{what} is missing")
         if v not in self.consts:
-            if v in self.graph_inputs:
+            source = self._feeding_input(v)
+            if source is not None:
+                via = "" if source is v else " through the ops that compute it"
                 raise NeedsConstant(
-                    f"{what} must be known at compile time, but graph input {v.name!r} gives it at run time: "
-                    f"fix its value with --bind {v.name}=FILE.npy", value_name=v.name, node=self.node_name, op=self.op_type)
+                    f"{what} must be known at compile time, but graph input {source.name!r} decides it at run time{via}: "
+                    f"fix its value with --bind {source.name}=FILE.npy", value_name=source.name, node=self.node_name,
+                    op=self.op_type)
             raise self.error(f"{what} must be known at compile time (it depends on the model's inputs)")
         c = self.consts[v]
         return c.materialize(v.type) if isinstance(c, Splat) else c
+
+    def subgraph(self, g: onnx.GraphProto, bindings: dict[str, Value]) -> list[Value]:
+        """Import a subgraph (an If branch, a Loop or Scan body) inline: its formal inputs
+        bound to `bindings`, outer names visible; returns its outputs."""
+        saved = (self.env, self.node_name, self.op_type, self.n_outputs)
+        env = dict(self.env)
+        env.update(bindings)
+        for t in g.initializer:
+            env[t.name] = self.constant(tensor_array(t))
+        self.env = env
+        used = {i for n in g.node for i in n.input} | {o.name for o in g.output}
+        try:
+            for node in g.node:
+                _convert(self, node, env, used, {})
+            missing = [o.name for o in g.output if o.name not in env]
+            if missing:
+                raise self.error(f"subgraph output {missing[0]!r} is never produced")
+            return [env[o.name] for o in g.output]
+        finally:
+            self.env, self.node_name, self.op_type, self.n_outputs = saved
+
+    def _feeding_input(self, v: Value) -> Value | None:
+        """The graph input v depends on (integer inputs first: shapes come from those)."""
+        producer = {o: n for n in self.nodes for o in n.outputs}
+        seen, stack, found = set(), [v], []
+        while stack:
+            u = stack.pop()
+            if u in seen or u is None:
+                continue
+            seen.add(u)
+            if u in self.graph_inputs:
+                found.append(u)
+            elif u in producer:
+                stack.extend(producer[u].inputs)
+        found.sort(key=lambda u: (not u.dtype.is_int, u.uid))
+        return found[0] if found else None
 
     def ints(self, v: Value | None, what: str = "input") -> list[int]:
         return [int(x) for x in self.const(v, what).reshape(-1)]
@@ -210,7 +250,7 @@ def import_model(model: onnx.ModelProto) -> Graph:
         raise AuroraError("the model imports no version of the default ONNX domain")
     g = model.graph
     ctx = Context(opset)
-    env: dict[str, Value] = {}
+    env: dict[str, Value] = ctx.env
     inputs = []
     for vi in graph_inputs(model):
         v = Value(value_type(vi), vi.name)

@@ -1,0 +1,101 @@
+"""Control flow for static shapes: If, Loop and Scan import inline.
+
+- If with a compile-time condition imports only the branch taken; with a run-time
+  condition both branches are computed and `where` selects (their outputs must
+  have the same shapes).
+- Loop and Scan unroll: the trip count, and a Loop's condition after every
+  iteration, must be known at compile time.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..importer import converter
+
+MAX_UNROLL = 4096
+
+
+@converter("If")
+def if_(ctx, cond, *, then_branch, else_branch):
+    if ctx.is_const(cond):
+        return ctx.subgraph(then_branch if bool(ctx.const(cond).reshape(-1)[0]) else else_branch, {})
+    name = (ctx.node_name, ctx.op_type)
+    t = ctx.subgraph(then_branch, {})
+    e = ctx.subgraph(else_branch, {})
+    ctx.node_name, ctx.op_type = name
+    c = ctx.emit("reshape", cond, shape=())
+    outs = []
+    for k, (a, b) in enumerate(zip(t, e)):
+        if a.shape != b.shape or a.dtype != b.dtype:
+            raise ctx.error(f"output {k}: branches give {a.type} and {b.type}; a run-time condition needs the same type and shape")
+        outs.append(ctx.emit("where", c, a, b))
+    return outs
+
+
+def _stack(ctx, parts, axis, what):
+    if not parts:
+        raise ctx.error(f"{what}: zero iterations give a scan output of unknown shape")
+    ax = axis % (parts[0].type.rank + 1)
+    grown = [ctx.emit("reshape", p, shape=p.shape[:ax] + (1,) + p.shape[ax:]) for p in parts]
+    return grown[0] if len(grown) == 1 else ctx.emit("concat", *grown, axis=ax)
+
+
+@converter("Loop")
+def loop(ctx, trip=None, cond=None, *state, body):
+    n_state = len(state)
+    limit = int(ctx.const(trip, "M").reshape(-1)[0]) if trip is not None else None
+    going = bool(ctx.const(cond, "cond").reshape(-1)[0]) if cond is not None else True
+    names = [i.name for i in body.input]
+    scans: list[list] = []
+    state = list(state)
+    i = 0
+    while going and (limit is None or i < limit):
+        if i >= MAX_UNROLL:
+            raise ctx.error(f"more than {MAX_UNROLL} iterations to unroll")
+        bind = {names[0]: ctx.constant(np.array(i, np.int64)), names[1]: ctx.constant(np.array(going))}
+        bind.update(zip(names[2:], state))
+        outs = ctx.subgraph(body, bind)
+        if not ctx.is_const(outs[0]):
+            raise ctx.error("the loop condition is computed at run time (only static trip counts compile)")
+        going = bool(ctx.const(outs[0]).reshape(-1)[0])
+        state = outs[1:1 + n_state]
+        extra = outs[1 + n_state:]
+        scans = scans or [[] for _ in extra]
+        for k, s in enumerate(extra):
+            scans[k].append(s)
+        i += 1
+    return state + [_stack(ctx, parts, 0, "Loop") for parts in scans]
+
+
+@converter("Scan")
+def scan(ctx, *ins, body, num_scan_inputs, scan_input_axes=None, scan_input_directions=None, scan_output_axes=None,
+         scan_output_directions=None):
+    if ctx.opset < 9:
+        raise ctx.error("Scan-8 (with sequence_lens and a batch axis) is not supported")
+    n_state = len(ins) - num_scan_inputs
+    states, xs = list(ins[:n_state]), ins[n_state:]
+    in_axes = [a % x.type.rank for a, x in zip(scan_input_axes or [0] * len(xs), xs)]
+    in_dirs = scan_input_directions or [0] * len(xs)
+    length = xs[0].shape[in_axes[0]] if xs else 0
+    names = [i.name for i in body.input]
+    collected: list[list] = []
+    for t in range(length):
+        bind = dict(zip(names[:n_state], states))
+        for x, ax, d, name in zip(xs, in_axes, in_dirs, names[n_state:]):
+            k = length - 1 - t if d else t
+            starts = tuple(k if i == ax else 0 for i in range(x.type.rank))
+            ends = tuple(k + 1 if i == ax else n for i, n in enumerate(x.shape))
+            part = ctx.emit("slice", x, starts=starts, ends=ends, steps=(1,) * x.type.rank)
+            bind[name] = ctx.emit("reshape", part, shape=x.shape[:ax] + x.shape[ax + 1:])
+        outs = ctx.subgraph(body, bind)
+        states = outs[:n_state]
+        collected = collected or [[] for _ in outs[n_state:]]
+        for k, s in enumerate(outs[n_state:]):
+            collected[k].append(s)
+    out_axes = scan_output_axes or [0] * len(collected)
+    out_dirs = scan_output_directions or [0] * len(collected)
+    stacked = [_stack(ctx, parts[::-1] if d else parts, ax, "Scan") for parts, ax, d in zip(collected, out_axes, out_dirs)]
+    return states + stacked
+
+
