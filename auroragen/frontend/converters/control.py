@@ -99,3 +99,15 @@ def scan(ctx, *ins, body, num_scan_inputs, scan_input_axes=None, scan_input_dire
     return states + stacked
 
 
+
+
+@converter("NonZero", "Unique", "Compress", "NonMaxSuppression")
+def data_dependent(ctx, *inputs, **attrs):
+    """These ops' output shapes depend on the values of their inputs, not only on shapes."""
+    raise ctx.error("its output shape depends on the input data; auroragen compiles static shapes "
+                    "(a static upper bound with a count output is future work)")
+
+
+@converter("ImageDecoder")
+def image_decoder(ctx, *inputs, **attrs):
+    raise ctx.error("decoding image files is outside a tensor compiler's scope")
