@@ -35,6 +35,35 @@ static inline double aurora_rnn_clip(double v, double limit)
     return v < -limit ? -limit : (v > limit ? limit : v);
 }
 
+/* Reflect x into [lo, hi] (GridSample's reflection padding). */
+static inline double aurora_reflect(double x, double lo, double hi)
+{
+    const double range = hi - lo;
+    if (x < lo) {
+        const double dx = lo - x;
+        const long n = (long)(dx / range);
+        const double r = dx - (double)n * range;
+        return n % 2 == 0 ? lo + r : hi - r;
+    }
+    if (x > hi) {
+        const double dx = x - hi;
+        const long n = (long)(dx / range);
+        const double r = dx - (double)n * range;
+        return n % 2 == 0 ? hi - r : lo + r;
+    }
+    return x;
+}
+
+/* The four cubic-convolution weights (Keys, coefficient a) of the taps around t in [0, 1). */
+static inline void aurora_cubic_coeffs(double t, double a, double w[4])
+{
+    const double d[4] = {t + 1, t, 1 - t, 2 - t};
+    for (int k = 0; k < 4; ++k) {
+        const double x = d[k];
+        w[k] = x <= 1 ? ((a + 2) * x - (a + 3)) * x * x + 1 : ((a * x - 5 * a) * x + 8 * a) * x - 4 * a;
+    }
+}
+
 /* float16 and bfloat16 are stored as their bits (uint16_t) and computed in float.
  * Conversions to them round to nearest, ties to even; NaN stays NaN. */
 static inline float aurora_f16_to_f32(uint16_t h)

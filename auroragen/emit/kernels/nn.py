@@ -187,3 +187,18 @@ def plan_einsum(node: Node, step) -> Plan:
         in_sum_strides=[strides(s, v.shape, summed) for s, v in zip(ins, node.inputs)],
         out_strides=contiguous_strides([size[c] for c in out]),
     ), what=f"einsum {node.attrs['equation']}")
+
+
+@kernel("grid_sample")
+def plan_grid_sample(node: Node, step) -> Plan:
+    x, grid = node.inputs
+    a = node.attrs
+    dims = list(x.shape[2:])
+    out = list(grid.shape[1:-1])
+    ac = a["align_corners"]
+    return Plan("grid_sample", dict(
+        N=x.shape[0], C=x.shape[1], dims=dims, out_dims=out, out_size=numel(out), out_strides=contiguous_strides(out),
+        in_size=numel(dims), in_strides=contiguous_strides(dims), mode=a["mode"], padding=a["padding"], align_corners=ac,
+        lo=[repr(0.0 if ac else -0.5)] * len(dims), hi=[repr(d - 1.0 if ac else d - 0.5) for d in dims],
+        taps={"nearest": 1, "linear": 2, "cubic": 4}[a["mode"]], ctype=x.dtype.ctype,
+    ), what=f"grid sample ({a['mode']}, {a['padding']})")

@@ -353,3 +353,12 @@ def einsum(ctx, *xs, equation):
         counts = {c: sum(s.count(c) for s in subs) for c in set("".join(subs))}
         out = fill + "".join(sorted(c for c, n in counts.items() if n == 1 and c not in fill))
     return ctx.emit("einsum", *xs, equation=",".join(subs) + "->" + out)
+
+
+@converter("GridSample")
+def grid_sample(ctx, x, grid, *, align_corners=0, mode=None, padding_mode="zeros"):
+    mode = mode or ("linear" if ctx.opset >= 20 else "bilinear")
+    mode = {"bilinear": "linear", "bicubic": "cubic"}.get(mode, mode)
+    if mode not in ("nearest", "linear", "cubic") or padding_mode not in ("zeros", "border", "reflection"):
+        raise ctx.error(f"mode {mode!r} / padding_mode {padding_mode!r} is not supported")
+    return ctx.emit("grid_sample", x, grid, mode=mode, padding=padding_mode, align_corners=int(align_corners))

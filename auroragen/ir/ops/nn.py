@@ -414,3 +414,84 @@ def _einsum_type(*xs, equation):
 @register("einsum", infer=_einsum_type)
 def einsum(*xs, equation):
     return np.einsum(equation, *xs).astype(xs[0].dtype)
+
+
+# -- grid sample -----------------------------------------------------------------
+
+
+def gs_reflect(x: float, lo: float, hi: float) -> float:
+    rng = hi - lo
+    if x < lo:
+        dx = lo - x
+        n = int(dx / rng)
+        r = dx - n * rng
+        return lo + r if n % 2 == 0 else hi - r
+    if x > hi:
+        dx = x - hi
+        n = int(dx / rng)
+        r = dx - n * rng
+        return hi - r if n % 2 == 0 else lo + r
+    return x
+
+
+def gs_cubic(t: float, a: float = -0.75) -> list[float]:
+    def k(d):
+        d = abs(d)
+        return ((a + 2) * d - (a + 3)) * d * d + 1 if d <= 1 else ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
+    return [k(t + 1), k(t), k(1 - t), k(2 - t)]
+
+
+def _grid_sample_type(x, grid, *, mode, padding, align_corners):
+    r = x.rank - 2
+    if grid.rank != r + 2 or grid.shape[-1] != r or grid.shape[0] != x.shape[0]:
+        raise ValueError(f"grid {list(grid.shape)} does not fit input {list(x.shape)}")
+    return x.with_shape(x.shape[:2] + grid.shape[1:-1])
+
+
+@register("grid_sample", infer=_grid_sample_type)
+def grid_sample(x, grid, *, mode, padding, align_corners):
+    """Sample x at grid's normalised coordinates (last axis x, y[, z]); nearest, linear or cubic taps,
+    out-of-range taps per padding (zeros, border, reflection)."""
+    dims = x.shape[2:]
+    r = len(dims)
+    lo = [0.0 if align_corners else -0.5] * r
+    hi = [d - 1.0 if align_corners else d - 0.5 for d in dims]
+    y = np.zeros(x.shape[:2] + grid.shape[1:-1])
+    for n in range(x.shape[0]):
+        for pos in np.ndindex(*grid.shape[1:-1]):
+            g = grid[(n,) + pos][::-1].astype(np.float64)
+            base, weights = [], []
+            for d in range(r):
+                v = (g[d] + 1) / 2 * (dims[d] - 1) if align_corners else ((g[d] + 1) * dims[d] - 1) / 2
+                if mode == "nearest":
+                    v = float(np.rint(v))
+                if v < lo[d] or v > hi[d]:
+                    if padding == "border":
+                        v = min(max(v, 0.0), dims[d] - 1.0)
+                    elif padding == "reflection":
+                        v = gs_reflect(v, lo[d], hi[d])
+                f = np.floor(v)
+                if mode == "nearest":
+                    base.append(int(v))
+                    weights.append([1.0])
+                elif mode == "linear":
+                    base.append(int(f))
+                    weights.append([1 - (v - f), v - f])
+                else:
+                    base.append(int(f) - 1)
+                    weights.append(gs_cubic(v - f))
+            for taps in np.ndindex(*[len(w) for w in weights]):
+                idx, wgt, ok = [], 1.0, True
+                for d, t in enumerate(taps):
+                    j = base[d] + t
+                    if padding == "zeros":
+                        ok = ok and 0 <= j < dims[d]
+                    elif padding == "border":
+                        j = min(max(j, 0), dims[d] - 1)
+                    else:
+                        j = int(gs_reflect(j, lo[d], hi[d]))
+                    idx.append(j)
+                    wgt *= weights[d][t]
+                if ok:
+                    y[(n, slice(None)) + pos] += wgt * x[(n, slice(None)) + tuple(idx)]
+    return y.astype(x.dtype)
