@@ -26,14 +26,12 @@ from onnx import helper, numpy_helper
 
 from ..errors import AuroraError, NeedsConstant
 from ..ir import Graph, Node, Splat, TensorType, Value, ops
+from ..ir.fold import fold
 from ..ir.types import DType
 from .loader import graph_inputs
 
 CONVERTERS: dict[str, Callable[..., Any]] = {}
 
-FOLD_LIMIT = 1 << 16  # fold ops on constants up to this many output elements
-# ops that only move data: on splat constants they give splats of the same value
-_MOVES = {"reshape", "transpose", "slice", "expand", "gather", "split", "concat", "identity"}
 
 
 def converter(*onnx_ops: str):
@@ -173,35 +171,19 @@ class Context:
         present = [v for v in inputs if v is not None]
         if not present or not all(v in self.consts for v in present):
             return None
-        splats = [self.consts[v] for v in present if isinstance(self.consts[v], Splat)]
-        if splats and len(splats) == len(present):
-            if opdef.name in _MOVES and len({s.value for s in splats}) == 1:
-                return [self.constant(splats[0], t) for t in types]
-            if _is_elementwise(opdef.name):  # computed once, on one element of each input
-                one = [None if v is None else np.asarray(self.consts[v].value, v.dtype.np).reshape(1) for v in inputs]
-                with np.errstate(all="ignore"):
-                    r = opdef.run(one, attrs)[0]
-                return [self.constant(Splat(r.reshape(-1)[0].item()), types[0])]
-        if sum(t.numel for t in types) > FOLD_LIMIT:
-            return None
         try:
-            with np.errstate(all="ignore"):
-                results = opdef.run_typed([None if v is None else self.const(v) for v in inputs],
-                                          [None if v is None else v.type for v in inputs], attrs, types)
+            results = fold(opdef.name, [None if v is None else self.consts[v] for v in inputs],
+                           [None if v is None else v.type for v in inputs], attrs, types)
         except Exception as e:  # noqa: BLE001 - a fold that fails is the model's error
             raise self.error(f"cannot evaluate at compile time: {e}") from None
+        if results is None:
+            return None
         out = []
         for r, t in zip(results, types):
-            a = np.asarray(r).astype(t.dtype.np).reshape(t.shape)
-            out.append(self.constant(a.view(BF16Array) if t.dtype is DType.BFLOAT16 else a))
+            if isinstance(r, np.ndarray) and t.dtype is DType.BFLOAT16:
+                r = r.view(BF16Array)
+            out.append(self.constant(r, t))
         return out
-
-
-def _is_elementwise(op: str) -> bool:
-    from ..ir.ops import elementwise
-
-    tables = (elementwise.UNARY, elementwise.UNARY_ATTR, elementwise.BINARY, elementwise.COMPARE)
-    return any(op in t for t in tables) or op in ("where", "cast", "mod", "prelu")
 
 
 class BF16Array(np.ndarray):
