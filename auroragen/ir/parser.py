@@ -98,6 +98,8 @@ def _attr(lx: _Lexer):
         return tuple(items)
     if val in ("true", "false"):
         return val == "true"
+    if val == "none":
+        return None
     if val == "splat":
         lx.expect("<")
         v = _attr(lx)

@@ -24,6 +24,8 @@ ELIDE_BYTES = 256  # arrays larger than this print as an elided resource unless 
 
 
 def format_attr(v: Any, full: bool) -> str:
+    if v is None:
+        return "none"
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, (int, np.integer)):

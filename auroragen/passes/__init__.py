@@ -4,11 +4,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
+from ..errors import AuroraError
 from ..ir import Graph, print_graph, verify
+from .cse import CommonSubexpressions
 from .dce import DeadCodeElimination
+from .fold_affine import FoldAffine
+from .fold_constants import FoldConstants
+from .fuse_epilogue import FuseEpilogue
 from .legalize_half import LegalizeHalf
+from .simplify import Simplify
 
 
 class Pass(Protocol):
@@ -17,17 +24,41 @@ class Pass(Protocol):
     def apply(self, g: Graph) -> Graph: ...
 
 
+@dataclass(frozen=True)
+class Stage:
+    run: Pass
+    level: int  # the lowest -O level that runs it; 0: always (needed for correct C)
+    why: str
+
+
 # The pipeline, in order, with why each stage is where it is.
-PIPELINE: list[Pass] = [
-    DeadCodeElimination(),  # import leaves folded shape arithmetic and unused initializers behind
-    LegalizeHalf(),  # the C kernels compute float16/bfloat16 in float: cast around every op that is not a move
+PIPELINE: list[Stage] = [
+    Stage(FoldConstants(), 1, "folds what the importer left (ops on constants that only passes expose)"),
+    Stage(Simplify(), 1, "drops no-op reshapes, casts, transposes, x*1, x+0 and merges transpose/reshape chains"),
+    Stage(CommonSubexpressions(), 1, "merges equal constants and repeated computations"),
+    Stage(FoldAffine(), 2, "BatchNorm and per-channel Mul/Add fold into the Conv/Gemm before them"),
+    Stage(FuseEpilogue(), 2, "bias, residual add and activation run inside the Conv/Gemm/MatMul loop"),
+    Stage(DeadCodeElimination(), 0, "removes what folding and fusion left unused, and unused initializers"),
+    Stage(LegalizeHalf(), 0, "the C kernels compute float16/bfloat16 in float: cast around every op that is not a move"),
 ]
+DEFAULT_LEVEL = 2
+
+
+def select(level: int = DEFAULT_LEVEL, names: list[str] | None = None) -> list[Pass]:
+    """The passes of an -O level, or exactly the named ones (plus those C needs) in pipeline order."""
+    known = {s.run.name for s in PIPELINE}
+    for n in names or []:
+        if n not in known:
+            raise AuroraError(f"--passes: no pass named {n!r} (passes: {', '.join(s.run.name for s in PIPELINE)})")
+    if names is not None:
+        return [s.run for s in PIPELINE if s.level == 0 or s.run.name in names]
+    return [s.run for s in PIPELINE if s.level <= level]
 
 
 def run_pipeline(g: Graph, passes: list[Pass] | None = None, *, dump_after: str | None = None,
                  dump: Callable[[str], None] | None = None) -> Graph:
     verify(g)
-    for p in PIPELINE if passes is None else passes:
+    for p in select() if passes is None else passes:
         g = p.apply(g)
         verify(g)
         if dump_after == p.name and dump is not None:
@@ -36,4 +67,4 @@ def run_pipeline(g: Graph, passes: list[Pass] | None = None, *, dump_after: str 
 
 
 def names() -> list[str]:
-    return [p.name for p in PIPELINE]
+    return [s.run.name for s in PIPELINE]

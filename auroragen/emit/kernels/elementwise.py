@@ -152,6 +152,14 @@ def expression(node: Node) -> str:
     return expr.format(F="" if table_key is DType.DOUBLE else "f", T=table_key.ctype, **attrs)
 
 
+def activation_expr(op: str, params, dtype: DType) -> str:
+    """The C expression of a unary activation applied to the local `a0` (for fused epilogues)."""
+    from ...ir import Node, TensorType, Value
+
+    t = TensorType(dtype, ())
+    return expression(Node(op, (Value(t),), (Value(t),), dict(params)))
+
+
 @kernel(*ELEMENTWISE_OPS)
 def plan_elementwise(node: Node, step) -> Plan:
     out = node.outputs[0]

@@ -36,6 +36,23 @@ def _valid_range(n_out, n_in, stride, pad, off):
     return lo, hi
 
 
+def _act(node: Node) -> str:
+    """The C of the node's fused activation over `a0` (just `a0` without one)."""
+    from .elementwise import activation_expr
+
+    act = node.attrs.get("activation")
+    return activation_expr(act, node.attrs.get("act_params", ()), node.output.dtype) if act else "a0"
+
+
+def _epi_text(node: Node) -> str:
+    act = node.attrs.get("activation")
+    return (" + residual" if _present(node, 3) else "") + (f" -> {act}" if act else "")
+
+
+def _present(node: Node, k: int) -> bool:
+    return len(node.inputs) > k and node.inputs[k] is not None
+
+
 def _conv_params(node: Node) -> dict:
     """Shape and window parameters shared by conv and conv_transpose (2-D view)."""
     x = node.inputs[0]
@@ -59,7 +76,10 @@ def plan_conv(node: Node, step) -> Plan:
     rows = [_valid_range(p["OH"], p["H"], p["SH"], p["PT"], k * p["DH"]) for k in range(p["KH"])]
     cols = [_valid_range(p["OW"], p["W"], p["SW"], p["PL"], k * p["DW"]) for k in range(p["KW"])]
     p.update(oh_lo=[r[0] for r in rows], oh_hi=[r[1] for r in rows], ow_lo=[r[0] for r in cols], ow_hi=[r[1] for r in cols])
-    return Plan("conv", p, what=_what(node, p))
+    residual = _present(node, 3)
+    act = _act(node)
+    p.update(residual=residual, epilogue=act if residual or act != "a0" else "")
+    return Plan("conv", p, what=_what(node, p) + _epi_text(node))
 
 
 @kernel("conv_transpose")
@@ -117,11 +137,23 @@ def _matmul_plan(node: Node, a_shape, b_shape, trans_a, trans_b, epilogue):
     )
 
 
+def _rest(node: Node, plan: dict, y: str, bias_index: int | None, residual_index: int) -> dict:
+    """Finish the epilogue: y (+ bias) (+ residual), then the activation."""
+    n = plan["N"]
+    if bias_index is not None and _present(node, bias_index):  # a bias of N values along the last axis
+        y += f" + in{bias_index}[j]"
+    if _present(node, residual_index):
+        y += f" + in{residual_index}[co + i * {n} + j]"
+    act = _act(node)
+    plan.update(epilogue="" if y == "crow[j]" and act == "a0" else y, activation=act)
+    return plan
+
+
 @kernel("matmul")
 def plan_matmul(node: Node, step) -> Plan:
-    a, b = node.inputs
-    return Plan("matmul", _matmul_plan(node, a.shape, b.shape, False, False, ""),
-                what=f"matmul {list(a.shape)} @ {list(b.shape)}")
+    a, b = node.inputs[:2]
+    plan = _matmul_plan(node, a.shape, b.shape, False, False, "")
+    return Plan("matmul", _rest(node, plan, "crow[j]", 2, 3), what=f"matmul {list(a.shape)} @ {list(b.shape)}" + _epi_text(node))
 
 
 @kernel("gemm")
@@ -136,7 +168,7 @@ def plan_gemm(node: Node, step) -> Plan:
         cs = broadcast_strides(c.shape, (m, n))
         term = f"in2[i * {cs[0]} + j * {cs[1]}]"
         y += f" + {term}" if at["beta"] == 1.0 else f" + {literal(at['beta'], dt)} * {term}"
-    plan = _matmul_plan(node, a.shape, b.shape, at["trans_a"], at["trans_b"], "" if y == "crow[j]" else y)
+    plan = _rest(node, _matmul_plan(node, a.shape, b.shape, at["trans_a"], at["trans_b"], ""), y, None, 3)
     flags = ("A^T " if at["trans_a"] else "") + ("B^T" if at["trans_b"] else "")
     return Plan("matmul", plan, what=f"gemm {list(a.shape)} x {list(b.shape)} {flags}".rstrip())
 

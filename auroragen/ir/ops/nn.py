@@ -12,6 +12,27 @@ from ..types import DType, TensorType
 from .elementwise import broadcast_shape
 from .registry import register
 
+# -- epilogues ---------------------------------------------------------------------
+# conv, gemm and matmul may carry an epilogue fused into them by a pass:
+#   y = activation(y [+ bias] [+ residual]),  activation an op of the registry with act_params.
+
+
+def epilogue(y, residual=None, activation=None, act_params=()):
+    if residual is not None:
+        y = y + residual
+    if activation:
+        from .registry import get
+
+        y = get(activation).evaluate(y, **dict(act_params))
+    return y
+
+
+def _check_residual(t, residual):
+    if residual is not None and residual.shape != t.shape:
+        raise ValueError(f"residual {list(residual.shape)} differs from the result {list(t.shape)}")
+    return t
+
+
 # -- linear algebra ------------------------------------------------------------
 
 
@@ -27,29 +48,39 @@ def _matmul_type(a, b):
     return a.with_shape([d for d in shape if d is not None])
 
 
-@register("matmul", infer=_matmul_type)
-def matmul(a, b):
-    return np.matmul(a, b)
+def _matmul_epi_type(a, b, bias=None, residual=None, *, activation=None, act_params=()):
+    t = _matmul_type(a, b)
+    if bias is not None and broadcast_shape(t.shape, bias.shape) != t.shape:
+        raise ValueError(f"bias {list(bias.shape)} does not broadcast to {list(t.shape)}")
+    return _check_residual(t, residual)
 
 
-def _gemm_type(a, b, c=None, *, alpha=1.0, beta=1.0, trans_a=0, trans_b=0):
+@register("matmul", infer=_matmul_epi_type)
+def matmul(a, b, bias=None, residual=None, *, activation=None, act_params=()):
+    y = np.matmul(a, b)
+    if bias is not None:
+        y = y + bias
+    return epilogue(y, residual, activation, act_params).astype(a.dtype)
+
+
+def _gemm_type(a, b, c=None, residual=None, *, alpha=1.0, beta=1.0, trans_a=0, trans_b=0, activation=None, act_params=()):
     m, k = a.shape[::-1] if trans_a else a.shape
     k2, n = b.shape[::-1] if trans_b else b.shape
     if k != k2:
         raise ValueError(f"inner dimensions differ: {k} and {k2}")
     if c is not None:
         broadcast_shape(c.shape, (m, n))
-    return a.with_shape((m, n))
+    return _check_residual(a.with_shape((m, n)), residual)
 
 
 @register("gemm", infer=_gemm_type)
-def gemm(a, b, c=None, *, alpha=1.0, beta=1.0, trans_a=0, trans_b=0):
+def gemm(a, b, c=None, residual=None, *, alpha=1.0, beta=1.0, trans_a=0, trans_b=0, activation=None, act_params=()):
     a = a.T if trans_a else a
     b = b.T if trans_b else b
     y = np.float32(alpha) * (a @ b) if alpha != 1.0 else a @ b
     if c is not None:
         y = y + (np.float32(beta) * c if beta != 1.0 else c)
-    return y.astype(a.dtype)
+    return epilogue(y, residual, activation, act_params).astype(a.dtype)
 
 
 # -- convolution ---------------------------------------------------------------
@@ -64,7 +95,7 @@ def conv_out_dim(n, k, s, d, p0, p1, ceil_mode=0):
     return out
 
 
-def _conv_type(x, w, b=None, *, kernel, strides, dilations, pads, group):
+def _conv_type(x, w, b=None, residual=None, *, kernel, strides, dilations, pads, group, activation=None, act_params=()):
     r = len(kernel)
     if x.rank != r + 2 or w.rank != r + 2:
         raise ValueError(f"input rank {x.rank} and weight rank {w.rank} do not fit a {r}-d kernel")
@@ -75,7 +106,7 @@ def _conv_type(x, w, b=None, *, kernel, strides, dilations, pads, group):
     spatial = [conv_out_dim(x.shape[2 + i], kernel[i], strides[i], dilations[i], pads[i], pads[i + r]) for i in range(r)]
     if any(s <= 0 for s in spatial):
         raise ValueError(f"output would be empty: {spatial}")
-    return x.with_shape((x.shape[0], w.shape[0], *spatial))
+    return _check_residual(x.with_shape((x.shape[0], w.shape[0], *spatial)), residual)
 
 
 def _windows(xp, out_shape, kernel, strides, dilations):
@@ -90,7 +121,7 @@ def _windows(xp, out_shape, kernel, strides, dilations):
 
 
 @register("conv", infer=_conv_type)
-def conv(x, w, b=None, *, kernel, strides, dilations, pads, group):
+def conv(x, w, b=None, residual=None, *, kernel, strides, dilations, pads, group, activation=None, act_params=()):
     r = len(kernel)
     xp = np.pad(x, [(0, 0), (0, 0)] + [(pads[i], pads[i + r]) for i in range(r)])
     out_sp = [conv_out_dim(x.shape[2 + i], kernel[i], strides[i], dilations[i], pads[i], pads[i + r]) for i in range(r)]
@@ -105,7 +136,7 @@ def conv(x, w, b=None, *, kernel, strides, dilations, pads, group):
     y = y.reshape(n, m, *out_sp)
     if b is not None:
         y += b.reshape((1, m) + (1,) * r)
-    return y.astype(x.dtype)
+    return epilogue(y, residual, activation, act_params).astype(x.dtype)
 
 
 def _conv_t_type(x, w, b=None, *, kernel, strides, dilations, pads, group, output_padding):
