@@ -39,6 +39,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--input-shape", action="append", default=[], metavar="NAME=D0xD1x...", help="fix one input's whole shape")
     p.add_argument("--bind", action="append", default=[], metavar="NAME=FILE.npy",
                    help="fix a graph input to the array in FILE.npy at compile time (it stops being an input)")
+    p.add_argument("-O", dest="opt", type=int, choices=(0, 1, 2), default=2, metavar="LEVEL",
+                   help="graph optimisation: -O0 only what C needs, -O1 folding and simplification, -O2 (default) "
+                   "also BatchNorm folding and fusion")
+    p.add_argument("--passes", metavar="P1,P2,...", help="run exactly these passes (and those C needs), in pipeline order")
     p.add_argument("--emit-ir", action="store_true", help="print the Aurora IR after the pipeline instead of writing C")
     p.add_argument("--dump-after", metavar="PASS", help="print the IR after the named pass (see --list-passes)")
     p.add_argument("--list-passes", action="store_true", help="list the graph passes in pipeline order and exit")
@@ -86,7 +90,8 @@ def run(argv: list[str] | None = None) -> int:
     from .ir import print_graph
 
     if args.list_passes:
-        print("\n".join(passes.names()))
+        for s in passes.PIPELINE:
+            print(f"{s.run.name:<16} -O{s.level}  {s.why}")
         return 0
     if not args.model:
         raise AuroraError("no model given: auroragen MODEL.onnx --target TARGET -o OUT (see --help)")
@@ -97,6 +102,8 @@ def run(argv: list[str] | None = None) -> int:
         raise AuroraError(f"--dump-after {args.dump_after!r}: no such pass (passes: {', '.join(passes.names())})")
     if not (args.emit_ir or args.dump_after) and not args.output:
         raise AuroraError("no output folder: give -o OUT (or --emit-ir to print the IR)")
+    chosen = [p for p in args.passes.split(",") if p] if args.passes is not None else None
+    pipeline = passes.select(args.opt, chosen)
     verbose = not args.quiet and sys.stderr.isatty()
     t0 = time.perf_counter()
 
@@ -107,17 +114,21 @@ def run(argv: list[str] | None = None) -> int:
     if args.emit_ir or args.dump_after:
         g = frontend.load(args.model, dims=dims, input_shapes=shapes, bind=bind)
         progress("imported the model")
-        g = passes.run_pipeline(g, dump_after=args.dump_after, dump=lambda s: sys.stdout.write(s))
+        if args.dump_after and args.dump_after not in [p.name for p in pipeline]:
+            raise AuroraError(f"--dump-after {args.dump_after}: that pass does not run at -O{args.opt}")
+        g = passes.run_pipeline(g, pipeline, dump_after=args.dump_after, dump=lambda s: sys.stdout.write(s))
         if args.emit_ir:
             sys.stdout.write(print_graph(g))
         if not args.output:
             return 0
-    command = " ".join(["auroragen", os.path.basename(args.model), "--target", args.target, "--name", args.name]
+    command = " ".join(["auroragen", os.path.basename(args.model), "--target", args.target, "--name", args.name, f"-O{args.opt}"]
+                       + ([f"--passes {args.passes}"] if args.passes is not None else [])
                        + (["--openmp"] if args.openmp else [])
                        + [f"--dim {d}" for d in args.dim] + [f"--input-shape {s}" for s in args.input_shape]
                        + [f"--bind {b.partition('=')[0]}=..." for b in args.bind])
     res = compiler.compile(args.model, args.target, args.output, name=args.name, openmp=args.openmp, dims=dims,
-                           input_shapes=shapes, bind=bind, command=command, progress=progress)
+                           input_shapes=shapes, bind=bind, opt_level=args.opt, passes=chosen, command=command,
+                           progress=progress)
     if not args.quiet:
         print(res.report())
     return 0

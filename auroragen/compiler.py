@@ -16,7 +16,7 @@ from . import frontend
 from .emit import emit
 from .errors import AuroraError
 from .ir import Graph
-from .passes import run_pipeline
+from .passes import DEFAULT_LEVEL, run_pipeline, select
 from .schedule import Schedule, build_schedule
 from .schedule.target import IMPLEMENTED, TARGETS
 
@@ -36,7 +36,7 @@ class CompileResult:
     graph: Graph
     schedule: Schedule
     timings: dict[str, float] = field(default_factory=dict)
-    ops_before: Counter = field(default_factory=Counter)
+    ops_before: Counter = field(default_factory=Counter)  # Aurora ops as imported, before the passes
 
     @property
     def arena_bytes(self) -> int:
@@ -54,8 +54,10 @@ class CompileResult:
         fills = sum(1 for st in s.steps if st.kernel == "fill")
         lines = [
             f"wrote {self.out_dir}/ ({len(self.files)} files, target {s.target.name})",
-            f"  ops: {sum(self.ops_before.values())} ONNX nodes -> {sum(ops_after.values())} Aurora ops, {len(s.steps)} kernel calls"
+            f"  ops: {sum(self.ops_before.values())} imported -> {sum(ops_after.values())} after the passes, {len(s.steps)} kernel calls"
             + (f" ({fills} splat fills)" if fills else ""),
+            "  per op (imported -> after): " + ", ".join(
+                f"{op} {self.ops_before.get(op, 0)}->{ops_after.get(op, 0)}" for op in sorted(set(self.ops_before) | set(ops_after))),
             f"  weights: {_size(wbytes)} in {len(s.consts)} tensors ({len(consts)} constants before scheduling)",
             f"  arena: {_size(s.memory.arena_bytes)} (lower bound {_size(s.memory.lower_bound)}: peak bytes live at once)",
             "  time: " + ", ".join(f"{k} {v:.2f}s" for k, v in self.timings.items()),
@@ -107,10 +109,12 @@ def compile_graph(graph: Graph, target: str = "generic", out_dir: str | os.PathL
 
 def compile(model, target: str = "generic", out_dir: str | os.PathLike = "out", *, name: str = "model",
             openmp: bool = False, dims: dict[str, int] | None = None, input_shapes: dict[str, list[int]] | None = None,
-            bind: dict | None = None, command: str = "", progress: Callable[[str], None] | None = None) -> CompileResult:
+            bind: dict | None = None, opt_level: int = DEFAULT_LEVEL, passes: list[str] | None = None,
+            command: str = "", progress: Callable[[str], None] | None = None) -> CompileResult:
     """Compile an ONNX model (path or ModelProto) to C in out_dir, as ../ABI.md describes.
 
     `bind` fixes graph inputs to values at compile time (they stop being inputs).
+    `opt_level` 0-2 picks the graph passes (see passes.PIPELINE); `passes` names them instead.
 
     On any error out_dir is left as it was and AuroraError is raised.
     """
@@ -121,13 +125,13 @@ def compile(model, target: str = "generic", out_dir: str | os.PathLike = "out", 
     timings = {}
     t = time.perf_counter()
     model_proto = frontend.load_model(model, dims=dims, input_shapes=input_shapes, bind=bind)
-    ops_before = Counter(n.op_type for n in model_proto.graph.node)
     graph = frontend.import_model(model_proto)
+    ops_before = Counter(n.op for n in graph.nodes if n.op != "constant")
     timings["load"] = time.perf_counter() - t
     if progress:
         progress(f"imported {len(model_proto.graph.node)} ONNX nodes")
     t = time.perf_counter()
-    graph = run_pipeline(graph)
+    graph = run_pipeline(graph, select(opt_level, passes))
     timings["passes"] = time.perf_counter() - t
     if progress:
         progress("ran the graph passes")

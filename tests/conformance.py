@@ -127,7 +127,7 @@ def compare(got: np.ndarray, want: np.ndarray) -> str:
     return ""
 
 
-def build(model, feeds: dict[str, np.ndarray], target: str, prefix: str = "c"):
+def build(model, feeds: dict[str, np.ndarray], target: str, prefix: str = "c", opt: int = 2):
     """Compile (binding each input the compiler needs constant to its value in feeds),
     build once per content hash of the sources, load. Returns (model, bound input names)."""
     import auroragen
@@ -138,7 +138,7 @@ def build(model, feeds: dict[str, np.ndarray], target: str, prefix: str = "c"):
         out = Path(tmp) / "out"
         while True:
             try:
-                auroragen.compile(model, target=target, out_dir=out, name=prefix, bind=bind)
+                auroragen.compile(model, target=target, out_dir=out, name=prefix, bind=bind, opt_level=opt)
                 break
             except NeedsConstant as e:
                 if e.value_name in bind or e.value_name not in feeds:
@@ -158,7 +158,7 @@ def build(model, feeds: dict[str, np.ndarray], target: str, prefix: str = "c"):
     return auroragen.load(cached, build=False), set(bind)
 
 
-def run_case(case, target: str = "generic") -> Outcome:
+def run_case(case, target: str = "generic", opt: int = 2) -> Outcome:
     """Compile, build and run every data set of one case; compare every output."""
     import onnx
 
@@ -172,7 +172,7 @@ def run_case(case, target: str = "generic") -> Outcome:
         names = [i.name for i in case.model.graph.input if i.name not in {t.name for t in case.model.graph.initializer}]
         for k, (ins, outs) in enumerate(case.data_sets):
             ins, outs = [as_array(a) for a in ins], [as_array(a) for a in outs]
-            model, bound = build(case.model, dict(zip(names, ins)), target)
+            model, bound = build(case.model, dict(zip(names, ins)), target, opt=opt)
             feeds = [a for n, a in zip(names, ins) if n not in bound]
             got = model(*feeds)
             if len(got) != len(outs):
@@ -249,8 +249,8 @@ def update_xfail(rows: list[dict], path: Path = XFAIL_FILE) -> None:
 
 
 def _worker(args):
-    name, target = args
-    return run_case(_CASES[name], target)
+    name, target, opt = args
+    return run_case(_CASES[name], target, opt)
 
 
 _CASES: dict = {}
@@ -260,6 +260,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--target", default="generic")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("-O", dest="opt", type=int, default=2, choices=(0, 1, 2), help="optimisation level")
     ap.add_argument("--csv", default="conformance.csv")
     ap.add_argument("-k", default="", help="only cases whose name contains this")
     ap.add_argument("--update-xfail", action="store_true", help="rewrite tests/conformance_xfail.txt from this run")
@@ -272,7 +273,7 @@ def main(argv=None) -> int:
 
     t0 = time.perf_counter()
     with mp.get_context("fork").Pool(args.jobs) as pool:
-        results = pool.map(_worker, [(n, args.target) for n in names], chunksize=4)
+        results = pool.map(_worker, [(n, args.target, args.opt) for n in names], chunksize=4)
     per_op: dict[str, Counter] = defaultdict(Counter)
     total = Counter()
     rows = []
@@ -293,7 +294,7 @@ def main(argv=None) -> int:
         print(f"{op:<28}" + "".join(f"{per_op[op][c]:>15}" for c in cols))
     print(f"{'TOTAL':<28}" + "".join(f"{total[c]:>15}" for c in cols))
     tot = total["tensor-only"]
-    print(f"\ntarget {args.target}: {total['passed']} of {len(results)} cases pass; tensor-only cases: "
+    print(f"\ntarget {args.target} -O{args.opt}: {total['passed']} of {len(results)} cases pass; tensor-only cases: "
           f"{total['tensor-only passed']} of {tot} ({100.0 * total['tensor-only passed'] / max(tot, 1):.1f}%); "
           f"{time.perf_counter() - t0:.0f}s")
     with open(args.csv, "w", newline="") as f:

@@ -1,6 +1,7 @@
 """The ONNX backend node tests through the ABI (see tests/conformance.py).
 
-Parametrised by target: AURORA_CONFORMANCE_TARGETS=generic,avx2 runs both.
+Parametrised by target (AURORA_CONFORMANCE_TARGETS=generic,avx2) and optimisation
+level (AURORA_CONFORMANCE_OPT, default 0,2: the results must not depend on it).
 A case in tests/conformance_xfail.txt must fail (strict xfail): one that starts
 passing fails the run until its line is removed.
 """
@@ -15,6 +16,7 @@ import pytest
 CASES = conformance.load_cases()
 XFAIL = conformance.read_xfail()
 TARGETS = [t for t in os.environ.get("AURORA_CONFORMANCE_TARGETS", "generic").split(",") if t]
+OPT_LEVELS = [int(o) for o in os.environ.get("AURORA_CONFORMANCE_OPT", "0,2").split(",") if o]
 
 
 def test_every_expected_failure_names_a_real_case():
@@ -24,11 +26,12 @@ def test_every_expected_failure_names_a_real_case():
         assert any(fnmatch.fnmatchcase(n, pat) for n in CASES), f"{pat!r} matches no node test case"
 
 
+@pytest.mark.parametrize("opt", OPT_LEVELS, ids=[f"O{o}" for o in OPT_LEVELS])
 @pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_node(name, target, request):
+def test_node(name, target, opt, request):
     reason = conformance.expected_failure(name, XFAIL)
     if reason:
         request.node.add_marker(pytest.mark.xfail(strict=True, reason=reason))
-    r = conformance.run_case(CASES[name], target)
+    r = conformance.run_case(CASES[name], target, opt)
     assert r.status == "pass", r.detail

@@ -25,6 +25,12 @@ def oracle(model: onnx.ModelProto, feeds):
         return reference(model, feeds)
 
 
+@pytest.fixture(params=[0, 2], ids=["O0", "O2"])
+def opt(request):
+    """Every model runs without and with the graph optimizer."""
+    return request.param
+
+
 def check(model: onnx.ModelProto, feeds, tmp_path, **kw):
     want = oracle(model, feeds)
     got = compile_and_run(model, feeds, tmp_path / "out", **kw)
@@ -43,14 +49,14 @@ def _pre_softmax(model: onnx.ModelProto) -> list[str]:
 
 
 @pytest.mark.parametrize("name", LIGHT_MODELS)
-def test_light_model(name, tmp_path):
+def test_light_model(name, tmp_path, opt):
     path = LIGHT / f"light_{name}.onnx"
     model = onnx.load(path)
     model = expose(model, _pre_softmax(model))
     g = auroragen.import_onnx(model)
     rng = np.random.default_rng(0)
     feeds = {v.name: rng.standard_normal(v.shape).astype(np.float32) for v in g.inputs}
-    got = check(model, feeds, tmp_path)
+    got = check(model, feeds, tmp_path, opt_level=opt)
     assert np.std(got[-1]) > 0 or np.abs(got[-1]).max() > 0
 
 
@@ -82,7 +88,7 @@ def _torch_cases():
 @pytest.mark.torch
 @pytest.mark.parametrize("exporter", ["legacy", "dynamo"])
 @pytest.mark.parametrize("name", ["mlp", "small_cnn", "resnet18", "mobilenet_v2", "encoder"])
-def test_torch_model(name, exporter, tmp_path):
+def test_torch_model(name, exporter, tmp_path, opt):
     import torch_models as tm
 
     if exporter == "dynamo":
@@ -94,6 +100,6 @@ def test_torch_model(name, exporter, tmp_path):
     model = tm.export(module, example, dynamo=exporter == "dynamo")
     g = auroragen.import_onnx(model)
     feeds = {g.inputs[0].name: example.numpy()}
-    got = check(model, feeds, tmp_path)
+    got = check(model, feeds, tmp_path, opt_level=opt)
     with torch.no_grad():
         np.testing.assert_allclose(got[0], module(example).numpy(), rtol=RTOL, atol=ATOL)
