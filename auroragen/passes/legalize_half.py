@@ -22,6 +22,7 @@ class LegalizeHalf:
 
     def apply(self, g: Graph) -> Graph:
         repl: dict[Value, Value] = {}
+        up_cast: dict[Value, Value] = {}  # a half value -> its float copy, made once
         nodes: list[Node] = []
 
         def get(v):
@@ -36,9 +37,10 @@ class LegalizeHalf:
             up = []
             for v in ins:
                 if v is not None and v.dtype in HALF:
-                    f = Value(v.type.with_dtype(DType.FLOAT))
-                    nodes.append(Node("cast", (v,), (f,), {"to": DType.FLOAT.value, "src": v.dtype.value}, n.name))
-                    v = f
+                    if v not in up_cast:
+                        up_cast[v] = Value(v.type.with_dtype(DType.FLOAT))
+                        nodes.append(Node("cast", (v,), (up_cast[v],), {"to": DType.FLOAT.value, "src": v.dtype.value}, n.name))
+                    v = up_cast[v]
                 up.append(v)
             outs = [Value(v.type.with_dtype(DType.FLOAT)) if v.dtype in HALF else v for v in n.outputs]
             nodes.append(Node(n.op, tuple(up), tuple(outs), n.attrs, n.name))

@@ -75,10 +75,22 @@ class Rewriter:
         return v
 
     def graph(self) -> Graph:
-        outputs = []
+        """The new graph. A replaced graph output is written by the node that now computes it
+        (that node's result becomes the output value); only an input or constant is copied."""
+        produced = {v for n in self.nodes if n.op != "constant" for v in n.outputs}
+        subst: dict[Value, Value] = {}
+        copies = []
         for o in self.g.outputs:
             v = self.get(o)
-            if v is not o:  # o's producer is gone: copy the replacement into o itself
-                self.nodes.append(Node("identity", (v,), (o,), {}, o.name))
-            outputs.append(o)
-        return Graph(self.g.inputs, outputs, self.nodes, self.g.name)
+            if v is o:
+                continue
+            if v in produced and v not in subst and v not in self.outputs:
+                subst[v] = o
+            else:
+                copies.append(Node("identity", (v,), (o,), {}, o.name))
+        nodes = self.nodes
+        if subst:
+            nodes = [n if not any(v in subst for v in (*n.inputs, *n.outputs)) else
+                     Node(n.op, tuple(subst.get(v, v) if v is not None else None for v in n.inputs),
+                          tuple(subst.get(v, v) for v in n.outputs), n.attrs, n.name) for n in nodes]
+        return Graph(self.g.inputs, list(self.g.outputs), nodes + copies, self.g.name)

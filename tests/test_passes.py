@@ -1,0 +1,198 @@
+"""Each graph pass on small graphs: the printed IR before and after, and the numbers unchanged."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import make_model
+from onnx import TensorProto, helper
+
+import auroragen
+from auroragen.ir import print_graph, verify
+from auroragen.passes import PIPELINE, run_pipeline, select
+
+rng = np.random.default_rng(7)
+
+
+def f32(*shape):
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+def ops_of(g) -> list[str]:
+    return [n.op for n in g.nodes if n.op != "constant"]
+
+
+def run_pass(model, name):
+    """The imported graph and the graph after DCE, the named pass, and DCE again."""
+    before = run_pipeline(auroragen.import_onnx(model), select(names=[]))
+    p = next(s.run for s in PIPELINE if s.run.name == name)
+    after = run_pipeline(p.apply(before), select(names=[]))
+    verify(after)
+    return before, after
+
+
+def same_numbers(before, after, feeds, rtol=1e-5, atol=1e-6):
+    for x, y in zip(auroragen.interpret(before, feeds), auroragen.interpret(after, feeds)):
+        np.testing.assert_allclose(x, y, rtol=rtol, atol=atol)
+
+
+def test_fold_constants_folds_what_the_importer_could_not_see():
+    from auroragen.ir import DType, Graph, Node, TensorType, Value
+    from auroragen.passes.fold_constants import FoldConstants
+
+    t = TensorType(DType.FLOAT, (3,))
+    a, b, s, x, y = Value(t), Value(t), Value(t), Value(t, "x"), Value(t, "y")
+    g = Graph([x], [y], [
+        Node("constant", (), (a,), {"value": np.array([1, 2, 3], np.float32)}),
+        Node("constant", (), (b,), {"value": np.array([10, 20, 30], np.float32)}),
+        Node("add", (a, b), (s,)),
+        Node("mul", (x, s), (y,)),
+    ])
+    after = FoldConstants().apply(g)
+    assert ops_of(after) == ["mul"]
+    assert "dense<" in print_graph(after, full=True)
+    same_numbers(g, after, {"x": f32(3)})
+
+
+def test_simplify_removes_no_ops_and_merges_chains():
+    nodes = [
+        helper.make_node("Reshape", ["x", "same"], ["r"]),
+        helper.make_node("Transpose", ["r"], ["t1"], perm=[1, 0, 2]),
+        helper.make_node("Transpose", ["t1"], ["t2"], perm=[1, 0, 2]),
+        helper.make_node("Mul", ["t2", "one"], ["m"]),
+        helper.make_node("Add", ["m", "zero"], ["a"]),
+        helper.make_node("Transpose", ["a"], ["p1"], perm=[2, 0, 1]),
+        helper.make_node("Transpose", ["p1"], ["p2"], perm=[2, 0, 1]),
+        helper.make_node("Reshape", ["p2", "flat"], ["f1"]),
+        helper.make_node("Reshape", ["f1", "back"], ["y"]),
+    ]
+    feeds = {"x": f32(2, 3, 4)}
+    inits = {"same": np.array([2, 3, 4], np.int64), "one": np.ones((1, 4), np.float32), "zero": np.zeros(4, np.float32),
+             "flat": np.array([-1], np.int64), "back": np.array([4, 6], np.int64)}
+    before, after = run_pass(make_model(nodes, feeds, ["y"], inits), "simplify")
+    assert ops_of(before) == ["reshape", "transpose", "transpose", "mul", "add", "transpose", "transpose", "reshape", "reshape"]
+    # two transposes cancel, x*1 and x+0 vanish; the 3-cycles compose into one transpose; the reshapes into one
+    assert ops_of(after) == ["transpose", "reshape"]
+    same_numbers(before, after, feeds)
+
+
+def test_simplify_keeps_a_shape_preserving_pad_and_reversing_slice():
+    nodes = [helper.make_node("Pad", ["x", "p"], ["a"]), helper.make_node("Slice", ["a", "s", "e", "ax", "st"], ["y"])]
+    feeds = {"x": f32(4, 5)}
+    inits = {"p": np.array([0, 1, 0, -1], np.int64), "s": np.array([-1], np.int64), "e": np.array([-100], np.int64),
+             "ax": np.array([0], np.int64), "st": np.array([-1], np.int64)}
+    before, after = run_pass(make_model(nodes, feeds, ["y"], inits), "simplify")
+    assert ops_of(after) == ["pad", "slice"]
+    same_numbers(before, after, feeds)
+
+
+def test_cse_merges_repeated_work_and_equal_constants():
+    nodes = [
+        helper.make_node("Add", ["x", "c1"], ["a"]),
+        helper.make_node("Add", ["x", "c2"], ["b"]),
+        helper.make_node("Relu", ["a"], ["ra"]),
+        helper.make_node("Relu", ["b"], ["rb"]),
+        helper.make_node("Mul", ["ra", "rb"], ["y"]),
+    ]
+    feeds = {"x": f32(3)}
+    c = np.array([0.5, -1, 2], np.float32)
+    before, after = run_pass(make_model(nodes, feeds, ["y"], {"c1": c, "c2": c.copy()}), "cse")
+    assert ops_of(after) == ["add", "relu", "mul"]
+    same_numbers(before, after, feeds)
+
+
+def _conv_bn_model(extra=()):
+    c = 4
+    nodes = [
+        helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1]),
+        helper.make_node("BatchNormalization", ["c", "s", "bb", "m", "v"], ["bn"], epsilon=1e-3),
+        *extra,
+    ]
+    inits = {"w": f32(c, 3, 3, 3), "b": f32(c), "s": f32(c), "bb": f32(c), "m": f32(c),
+             "v": rng.uniform(0.5, 2, c).astype(np.float32)}
+    return nodes, inits
+
+
+def test_fold_affine_folds_batchnorm_into_the_conv():
+    nodes, inits = _conv_bn_model()
+    feeds = {"x": f32(1, 3, 6, 6)}
+    before, after = run_pass(make_model(nodes, feeds, ["bn"], inits), "fold-affine")
+    assert ops_of(before) == ["conv", "batch_norm"]
+    assert ops_of(after) == ["conv"]
+    same_numbers(before, after, feeds, rtol=1e-4, atol=1e-5)
+
+
+def test_fold_affine_folds_per_channel_scale_and_shift_after_the_batchnorm():
+    extra = [helper.make_node("Mul", ["bn", "k"], ["mu"]), helper.make_node("Add", ["mu", "q"], ["y"])]
+    nodes, inits = _conv_bn_model(extra)
+    inits.update(k=f32(4, 1, 1), q=f32(1, 4, 1, 1))
+    feeds = {"x": f32(2, 3, 5, 5)}
+    before, after = run_pass(make_model(nodes, feeds, ["y"], inits), "fold-affine")
+    assert ops_of(after) == ["conv"]
+    same_numbers(before, after, feeds, rtol=1e-4, atol=1e-5)
+
+
+def test_fold_affine_turns_a_lone_batchnorm_into_scale_and_shift():
+    nodes = [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("BatchNormalization", ["r", "s", "bb", "m", "v"], ["y"])]
+    inits = {"s": f32(3), "bb": f32(3), "m": f32(3), "v": rng.uniform(0.5, 2, 3).astype(np.float32)}
+    feeds = {"x": f32(2, 3, 4)}
+    before, after = run_pass(make_model(nodes, feeds, ["y"], inits), "fold-affine")
+    assert ops_of(after) == ["relu", "mul", "add"]
+    same_numbers(before, after, feeds, rtol=1e-5, atol=1e-5)
+
+
+def test_fuse_epilogue_takes_residual_and_activation_into_the_conv():
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+        helper.make_node("Add", ["c", "x"], ["s"]),
+        helper.make_node("Relu", ["s"], ["y"]),
+    ]
+    feeds = {"x": f32(1, 3, 5, 5)}
+    before, after = run_pass(make_model(nodes, feeds, ["y"], {"w": f32(3, 3, 3, 3)}), "fuse-epilogue")
+    assert ops_of(after) == ["conv"]
+    text = print_graph(after)
+    assert 'activation = "relu"' in text and "aurora.conv(%0, %1, _, %0)" in text
+    same_numbers(before, after, feeds)
+
+
+def test_fuse_epilogue_takes_bias_and_gelu_into_the_matmul():
+    nodes = [
+        helper.make_node("MatMul", ["x", "w"], ["m"]),
+        helper.make_node("Add", ["m", "b"], ["a"]),
+        helper.make_node("Gelu", ["a"], ["y"]),
+    ]
+    feeds = {"x": f32(2, 5, 8)}
+    model = make_model(nodes, feeds, ["y"], {"w": f32(8, 6), "b": f32(6)}, opset=20)
+    before, after = run_pass(model, "fuse-epilogue")
+    assert ops_of(after) == ["matmul"]
+    same_numbers(before, after, feeds)
+
+
+def test_fusion_stops_where_a_value_has_other_readers():
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"]),
+        helper.make_node("Relu", ["c"], ["y"]),
+        helper.make_node("Sigmoid", ["c"], ["z"]),
+    ]
+    feeds = {"x": f32(1, 2, 4, 4)}
+    before, after = run_pass(make_model(nodes, feeds, ["y", "z"], {"w": f32(2, 2, 1, 1)}), "fuse-epilogue")
+    assert ops_of(after) == ["conv", "relu", "sigmoid"]
+
+
+def test_legalize_half_computes_in_float():
+    nodes = [helper.make_node("Add", ["x", "x"], ["a"]), helper.make_node("Reshape", ["a", "s"], ["y"])]
+    feeds = {"x": rng.standard_normal((2, 3)).astype(np.float16)}
+    model = make_model(nodes, {"x": np.zeros((2, 3), np.float32)}, ["y"], {"s": np.array([6], np.int64)})
+    model.graph.input[0].type.tensor_type.elem_type = TensorProto.FLOAT16
+    before = auroragen.import_onnx(model)
+    after = select(names=[])[-1].apply(before)
+    assert ops_of(after) == ["cast", "add", "cast", "reshape"]
+    same_numbers(before, after, feeds, rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize("level", [0, 1, 2])
+def test_levels_select_passes(level):
+    names = [p.name for p in select(level)]
+    assert "legalize-half" in names and "dce" in names
+    assert ("fold-affine" in names) == (level >= 2)
+    assert ("simplify" in names) == (level >= 1)
