@@ -103,3 +103,56 @@ def test_torch_model(name, exporter, tmp_path, opt):
     got = check(model, feeds, tmp_path, opt_level=opt)
     with torch.no_grad():
         np.testing.assert_allclose(got[0], module(example).numpy(), rtol=RTOL, atol=ATOL)
+
+
+# -- what the optimizer makes of real models (issue: graph optimizer) -----------------------------
+
+
+def _final_ops(model, level=2):
+    from collections import Counter
+
+    from auroragen.passes import run_pipeline, select
+
+    g = run_pipeline(auroragen.import_onnx(model), select(level))
+    return g, Counter(n.op for n in g.nodes if n.op != "constant")
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("exporter", ["legacy", "dynamo"])
+def test_resnet18_has_no_batchnorm_and_no_standalone_relu(exporter):
+    import torch_models as tm
+
+    if exporter == "dynamo":
+        pytest.importorskip("onnxscript", reason="torch's dynamo exporter needs onnxscript")
+    torch.manual_seed(0)
+    model = tm.export(tm.ResNet18(), torch.randn(1, 3, 64, 64), dynamo=exporter == "dynamo")
+    g, ops = _final_ops(model)
+    assert ops["batch_norm"] == 0 and ops["relu"] == 0, ops
+    convs = [n for n in g.nodes if n.op == "conv"]
+    assert len(convs) == 20 and sum(1 for n in convs if n.attrs.get("activation") == "relu") == 17
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("exporter,opset", [("legacy", 14), ("legacy", 17), ("dynamo", 18)])
+def test_bert_patterns_and_numbers(exporter, opset, tmp_path):
+    """One layernorm per LayerNorm, one GELU per GELU (standalone or as a MatMul's epilogue),
+    one fused attention per block; opset 14 spells LayerNorm out, 17+ has the op."""
+    import torch_models as tm
+
+    if exporter == "dynamo":
+        pytest.importorskip("onnxscript", reason="torch's dynamo exporter needs onnxscript")
+    torch.manual_seed(0)
+    bert = tm.Bert(layers=2)
+    ids = torch.randint(0, 100, (1, 16))
+    mask = torch.ones(1, 16, dtype=torch.int64)
+    mask[0, 12:] = 0
+    model = tm.export(bert, (ids, mask), dynamo=exporter == "dynamo", opset=opset)
+    g, ops = _final_ops(model)
+    gelus = ops["gelu"] + sum(1 for n in g.nodes if n.attrs.get("activation") == "gelu")
+    assert ops["layernorm"] == 5 and gelus == 2 and ops["fused_attention"] == 2, ops
+    assert all(op in ("gather", "add", "layernorm", "matmul", "gemm", "reshape", "transpose", "fused_attention", "gelu",
+                      "mul", "sub", "cast") for op in ops), ops
+    feeds = {v.name: a for v, a in zip(g.inputs, (ids.numpy(), mask.numpy()))}
+    got = check(model, feeds, tmp_path)
+    with torch.no_grad():
+        np.testing.assert_allclose(got[0], bert(ids, mask).numpy(), rtol=RTOL, atol=ATOL)

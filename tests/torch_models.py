@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import warnings
 
 import onnx
@@ -117,7 +118,46 @@ class Encoder(nn.Module):
         return self.enc(self.emb(ids))
 
 
-def export(model: nn.Module, example: torch.Tensor, dynamo: bool, opset: int = 17) -> onnx.ModelProto:
+class BertLayer(nn.Module):
+    def __init__(self, d, heads, ff):
+        super().__init__()
+        self.q, self.k, self.v, self.o = (nn.Linear(d, d) for _ in range(4))
+        self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.ff1, self.ff2 = nn.Linear(d, ff), nn.Linear(ff, d)
+        self.heads = heads
+
+    def forward(self, x, ext_mask):
+        b, s, d = x.shape
+        h = self.heads
+
+        def split(t):
+            return t.view(b, s, h, d // h).transpose(1, 2)
+
+        q, k, v = split(self.q(x)), split(self.k(x)), split(self.v(x))
+        scores = q @ k.transpose(-1, -2) / math.sqrt(d // h) + ext_mask
+        ctx = (scores.softmax(-1) @ v).transpose(1, 2).reshape(b, s, d)
+        x = self.ln1(x + self.o(ctx))
+        return self.ln2(x + self.ff2(nn.functional.gelu(self.ff1(x))))
+
+
+class Bert(nn.Module):
+    """A BERT-style encoder: token and position embeddings, padding mask, post-LN layers, erf GELU."""
+
+    def __init__(self, vocab=100, d=64, heads=4, ff=128, layers=2, max_len=32):
+        super().__init__()
+        self.tok, self.pos, self.ln = nn.Embedding(vocab, d), nn.Embedding(max_len, d), nn.LayerNorm(d)
+        self.layers = nn.ModuleList(BertLayer(d, heads, ff) for _ in range(layers))
+
+    def forward(self, ids, mask):
+        positions = torch.arange(ids.shape[1]).unsqueeze(0)
+        x = self.ln(self.tok(ids) + self.pos(positions))
+        ext = (1.0 - mask[:, None, None, :].to(x.dtype)) * -10000.0
+        for layer in self.layers:
+            x = layer(x, ext)
+        return x
+
+
+def export(model: nn.Module, example, dynamo: bool, opset: int = 17) -> onnx.ModelProto:
     model.eval()
     torch.manual_seed(0)
     with torch.no_grad():  # random BN statistics so folding has real work
@@ -128,13 +168,15 @@ def export(model: nn.Module, example: torch.Tensor, dynamo: bool, opset: int = 1
                 m.weight.uniform_(0.5, 1.5)
                 m.bias.uniform_(-0.2, 0.2)
     buf = io.BytesIO()
+    args = example if isinstance(example, tuple) else (example,)
+    names = ["input"] if len(args) == 1 else [f"input{k}" for k in range(len(args))]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if dynamo:
-            prog = torch.onnx.export(model, (example,), dynamo=True, opset_version=max(opset, 18), verbose=False)
+            prog = torch.onnx.export(model, args, dynamo=True, opset_version=max(opset, 18), verbose=False)
             prog.save(buf)
         else:
-            torch.onnx.export(model, (example,), buf, dynamo=False, opset_version=opset, input_names=["input"], output_names=["output"])
+            torch.onnx.export(model, args, buf, dynamo=False, opset_version=opset, input_names=names, output_names=["output"])
     m = onnx.load_from_string(buf.getvalue())
     m.ir_version = min(m.ir_version, 10)
     return m

@@ -15,6 +15,9 @@ from .fold_affine import FoldAffine
 from .fold_constants import FoldConstants
 from .fuse_epilogue import FuseEpilogue
 from .legalize_half import LegalizeHalf
+from .pattern_attention import PatternAttention
+from .pattern_gelu import PatternGelu
+from .pattern_layernorm import PatternLayerNorm
 from .simplify import Simplify
 
 
@@ -36,6 +39,9 @@ PIPELINE: list[Stage] = [
     Stage(FoldConstants(), 1, "folds what the importer left (ops on constants that only passes expose)"),
     Stage(Simplify(), 1, "drops no-op reshapes, casts, transposes, x*1, x+0 and merges transpose/reshape chains"),
     Stage(CommonSubexpressions(), 1, "merges equal constants and repeated computations"),
+    Stage(PatternLayerNorm(), 2, "a spelled-out layer normalisation becomes one op (before fusion takes its Add apart)"),
+    Stage(PatternGelu(), 2, "GELU in its Erf and Tanh forms, and x*sigmoid(x), become one op each"),
+    Stage(PatternAttention(), 2, "q k^T scale, mask, softmax, v become one attention op that never stores the scores"),
     Stage(FoldAffine(), 2, "BatchNorm and per-channel Mul/Add fold into the Conv/Gemm before them"),
     Stage(FuseEpilogue(), 2, "bias, residual add and activation run inside the Conv/Gemm/MatMul loop"),
     Stage(DeadCodeElimination(), 0, "removes what folding and fusion left unused, and unused initializers"),

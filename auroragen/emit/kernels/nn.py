@@ -234,3 +234,19 @@ def plan_grid_sample(node: Node, step) -> Plan:
         lo=[repr(0.0 if ac else -0.5)] * len(dims), hi=[repr(d - 1.0 if ac else d - 0.5) for d in dims],
         taps={"nearest": 1, "linear": 2, "cubic": 4}[a["mode"]], ctype=x.dtype.ctype,
     ), what=f"grid sample ({a['mode']}, {a['padding']})")
+
+
+@kernel("fused_attention")
+def plan_fused_attention(node: Node, step) -> Plan:
+    q, kt, v = node.inputs[:3]
+    a = node.attrs
+    batch = list(q.shape[:-2])
+    sq, d, sk, dv = q.shape[-2], q.shape[-1], kt.shape[-1], v.shape[-1]
+    cs = contiguous_strides(batch)
+    mask = node.inputs[3] if _present(node, 3) else None
+    ms = broadcast_strides(mask.shape, tuple(batch) + (sq, sk)) if mask is not None else [0] * (len(batch) + 2)
+    return Plan("fused_attention", dict(
+        batch_dims=batch, q_batch=[s * sq * d for s in cs], k_batch=[s * d * sk for s in cs], v_batch=[s * sk * dv for s in cs],
+        y_batch=[s * sq * dv for s in cs], mask_batch=ms[:-2], mask_si=ms[-2], mask_sj=ms[-1], has_mask=mask is not None,
+        SQ=sq, SK=sk, D=d, DV=dv, scale=literal(a["scale"], q.dtype), ctype=q.dtype.ctype, fs=fn_suffix(node),
+    ), what=f"fused attention, {a['num_heads']} heads, {sq}x{sk} scores, mask {a['mask_kind']}")

@@ -526,3 +526,28 @@ def grid_sample(x, grid, *, mode, padding, align_corners):
                 if ok:
                     y[(n, slice(None)) + pos] += wgt * x[(n, slice(None)) + tuple(idx)]
     return y.astype(x.dtype)
+
+
+# -- fused attention ---------------------------------------------------------------
+
+
+def _attention_type(q, k_t, v, mask=None, *, scale, num_heads, mask_kind):
+    if q.shape[:-2] != k_t.shape[:-2] or q.shape[:-2] != v.shape[:-2]:
+        raise ValueError(f"batch dims differ: q {list(q.shape)}, k^T {list(k_t.shape)}, v {list(v.shape)}")
+    if q.shape[-1] != k_t.shape[-2] or k_t.shape[-1] != v.shape[-2]:
+        raise ValueError(f"q {list(q.shape)}, k^T {list(k_t.shape)} and v {list(v.shape)} do not chain")
+    if mask is not None:
+        broadcast_shape(mask.shape, q.shape[:-1] + (k_t.shape[-1],))
+    return q.with_shape(q.shape[:-1] + (v.shape[-1],))
+
+
+@register("fused_attention", infer=_attention_type)
+def fused_attention(q, k_t, v, mask=None, *, scale, num_heads, mask_kind):
+    """softmax(q @ k_t * scale [+ mask]) @ v over the last two axes (k given transposed)."""
+    s = np.matmul(q.astype(np.float64), k_t.astype(np.float64)) * scale
+    if mask is not None:
+        s = s + mask
+    s = s - s.max(axis=-1, keepdims=True)
+    p = np.exp(s)
+    p /= p.sum(axis=-1, keepdims=True)
+    return np.matmul(p, v.astype(np.float64)).astype(q.dtype)
