@@ -151,7 +151,7 @@ def test_bert_patterns_and_numbers(exporter, opset, tmp_path):
     gelus = ops["gelu"] + sum(1 for n in g.nodes if n.attrs.get("activation") == "gelu")
     assert ops["layernorm"] == 5 and gelus == 2 and ops["fused_attention"] == 2, ops
     assert all(op in ("gather", "add", "layernorm", "matmul", "gemm", "reshape", "transpose", "fused_attention", "gelu",
-                      "mul", "sub", "cast") for op in ops), ops
+                      "mul", "sub", "cast", "fused_elementwise") for op in ops), ops
     feeds = {v.name: a for v, a in zip(g.inputs, (ids.numpy(), mask.numpy()))}
     got = check(model, feeds, tmp_path)
     with torch.no_grad():

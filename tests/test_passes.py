@@ -196,3 +196,31 @@ def test_levels_select_passes(level):
     assert "legalize-half" in names and "dce" in names
     assert ("fold-affine" in names) == (level >= 2)
     assert ("simplify" in names) == (level >= 1)
+
+
+def test_fuse_elementwise_makes_one_loop_of_a_chain():
+    nodes = [
+        helper.make_node("Sub", ["x", "m"], ["d"]),
+        helper.make_node("Mul", ["d", "d"], ["sq"]),
+        helper.make_node("Sigmoid", ["sq"], ["s"]),
+        helper.make_node("Where", ["c", "s", "x"], ["w"]),
+        helper.make_node("Neg", ["w"], ["y"]),
+        helper.make_node("Exp", ["d"], ["z"]),  # d has a second reader: it stays a value of its own
+    ]
+    feeds = {"x": f32(3, 4), "c": rng.random((3, 4)) > 0.5}
+    before, after = run_pass(make_model(nodes, feeds, ["y", "z"], {"m": f32(4)}), "fuse-elementwise")
+    assert ops_of(after) == ["sub", "fused_elementwise", "exp"]
+    assert '"sigmoid"' in print_graph(after) and '"where"' in print_graph(after)
+    same_numbers(before, after, feeds)
+
+
+def test_fused_chain_runs_through_the_abi(tmp_path):
+    from helpers import assert_close, compile_and_run, reference
+
+    nodes = [helper.make_node("Mul", ["x", "k"], ["a"]), helper.make_node("Add", ["a", "b"], ["s"]),
+             helper.make_node("Tanh", ["s"], ["t"]), helper.make_node("Mul", ["t", "x"], ["y"])]
+    feeds = {"x": f32(2, 3, 5)}
+    model = make_model(nodes, feeds, ["y"], {"k": f32(5), "b": f32(3, 1)})
+    res = auroragen.compile(model, out_dir=tmp_path / "out")
+    assert [n.op for n in res.graph.nodes if n.op != "constant"] == ["fused_elementwise"]
+    assert_close(compile_and_run(model, feeds, tmp_path / "out2"), reference(model, feeds))

@@ -13,6 +13,7 @@ from .cse import CommonSubexpressions
 from .dce import DeadCodeElimination
 from .fold_affine import FoldAffine
 from .fold_constants import FoldConstants
+from .fuse_elementwise import FuseElementwise
 from .fuse_epilogue import FuseEpilogue
 from .legalize_half import LegalizeHalf
 from .pattern_attention import PatternAttention
@@ -44,6 +45,7 @@ PIPELINE: list[Stage] = [
     Stage(PatternAttention(), 2, "q k^T scale, mask, softmax, v become one attention op that never stores the scores"),
     Stage(FoldAffine(), 2, "BatchNorm and per-channel Mul/Add fold into the Conv/Gemm before them"),
     Stage(FuseEpilogue(), 2, "bias, residual add and activation run inside the Conv/Gemm/MatMul loop"),
+    Stage(FuseElementwise(), 2, "what elementwise work is left runs as one loop per chain, intermediates never stored"),
     Stage(DeadCodeElimination(), 0, "removes what folding and fusion left unused, and unused initializers"),
     Stage(LegalizeHalf(), 0, "the C kernels compute float16/bfloat16 in float: cast around every op that is not a move"),
 ]

@@ -174,3 +174,27 @@ def plan_elementwise(node: Node, step) -> Plan:
         ),
         what=f"{node.op} over {'x'.join(map(str, out.shape)) or 'scalar'}",
     )
+
+
+@kernel("fused_elementwise")
+def plan_fused(node: Node, step) -> Plan:
+    import re
+
+    from ...ir import TensorType, Value
+
+    out = node.outputs[0]
+    ins = list(node.inputs)
+    in_strides = [broadcast_strides(v.shape, out.shape) for v in ins]
+    dims, lists = collapse(list(out.shape), contiguous_strides(out.shape), *in_strides)
+    types: list[DType] = []
+    steps = []
+    for op, attrs, operands, dtype in node.attrs["program"]:
+        arg_types = [ins[k].dtype if k >= 0 else types[-1 - k] for k in operands]
+        fake = Node(op, tuple(Value(TensorType(t, ())) for t in arg_types), (Value(TensorType(DType(dtype), ())),), dict(attrs))
+        names = [f"a{k}" if k >= 0 else f"t{-1 - k}" for k in operands]
+        expr = re.sub(r"\ba(\d+)\b", lambda m: names[int(m.group(1))], expression(fake))
+        types.append(DType(dtype))
+        steps.append(dict(expr=expr, ctype=DType(dtype).ctype))
+    return Plan("fused_elementwise", dict(dims=dims, out_strides=lists[0], in_strides=lists[1:],
+                                          in_ctypes=[v.dtype.ctype for v in ins], steps=steps),
+                what=" -> ".join(p[0] for p in node.attrs["program"]) + f" over {'x'.join(map(str, out.shape)) or 'scalar'}")

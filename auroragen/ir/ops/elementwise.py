@@ -234,3 +234,30 @@ def cast(x, to, src=None):
         with np.errstate(invalid="ignore"):
             return np.trunc(x).astype(dt.np)
     return x.astype(dt.np)
+
+
+# -- fused chains ---------------------------------------------------------------------
+# A program of elementwise steps over shared broadcast inputs, made by the fusion pass:
+# each step is (op, attributes, operands, element type); operand k >= 0 is input k,
+# operand -1 - j is step j's result. The last step's result is the output.
+
+
+def _fused_type(*ins, program):
+    from .registry import get
+
+    types = []
+    for op, attrs, operands, _ in program:
+        args = [ins[k] if k >= 0 else types[-1 - k] for k in operands]
+        types.append(get(op).infer_types(args, dict(attrs))[0])
+    return types[-1]
+
+
+@register("fused_elementwise", infer=_fused_type)
+def fused_elementwise(*ins, program):
+    from .registry import get
+
+    vals: list[np.ndarray] = []
+    for op, attrs, operands, dtype in program:
+        args = [ins[k] if k >= 0 else vals[-1 - k] for k in operands]
+        vals.append(np.asarray(get(op).evaluate(*args, **dict(attrs))).astype(DType(dtype).np, copy=False))
+    return vals[-1]
