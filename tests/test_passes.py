@@ -224,3 +224,57 @@ def test_fused_chain_runs_through_the_abi(tmp_path):
     res = auroragen.compile(model, out_dir=tmp_path / "out")
     assert [n.op for n in res.graph.nodes if n.op != "constant"] == ["fused_elementwise"]
     assert_close(compile_and_run(model, feeds, tmp_path / "out2"), reference(model, feeds))
+
+
+def test_pattern_gelu_erf_and_tanh_forms_and_silu():
+    import math
+
+    nodes = [
+        helper.make_node("Div", ["x", "r2"], ["e0"]), helper.make_node("Erf", ["e0"], ["e1"]),
+        helper.make_node("Add", ["e1", "one"], ["e2"]), helper.make_node("Mul", ["x", "e2"], ["e3"]),
+        helper.make_node("Mul", ["e3", "half"], ["g1"]),
+        helper.make_node("Pow", ["g1", "three"], ["t0"]), helper.make_node("Mul", ["k", "t0"], ["t1"]),
+        helper.make_node("Add", ["g1", "t1"], ["t2"]), helper.make_node("Mul", ["t2", "c"], ["t3"]),
+        helper.make_node("Tanh", ["t3"], ["t4"]), helper.make_node("Add", ["one", "t4"], ["t5"]),
+        helper.make_node("Mul", ["g1", "half"], ["t6"]), helper.make_node("Mul", ["t6", "t5"], ["g2"]),
+        helper.make_node("Sigmoid", ["g2"], ["s0"]), helper.make_node("Mul", ["g2", "s0"], ["y"]),
+    ]
+    sc = lambda v: np.array(v, np.float32)  # noqa: E731
+    inits = {"r2": sc(math.sqrt(2)), "one": sc(1.0), "half": sc(0.5), "three": sc(3.0), "k": sc(0.044715),
+             "c": sc(math.sqrt(2 / math.pi))}
+    feeds = {"x": f32(4, 6)}
+    before, after = run_pass(make_model(nodes, feeds, ["y"], inits), "pattern-gelu")
+    assert ops_of(after) == ["gelu", "gelu", "swish"]
+    assert "approximate = 0" in print_graph(after) and "approximate = 1" in print_graph(after)
+    same_numbers(before, after, feeds, rtol=1e-5, atol=1e-6)
+
+
+def test_pattern_layernorm_from_its_spelled_out_form():
+    nodes = [
+        helper.make_node("ReduceMean", ["x"], ["m"], axes=[-1]), helper.make_node("Sub", ["x", "m"], ["d"]),
+        helper.make_node("Pow", ["d", "two"], ["p"]), helper.make_node("ReduceMean", ["p"], ["v"], axes=[-1]),
+        helper.make_node("Add", ["v", "eps"], ["ve"]), helper.make_node("Sqrt", ["ve"], ["s"]),
+        helper.make_node("Div", ["d", "s"], ["n"]), helper.make_node("Mul", ["n", "g"], ["ng"]),
+        helper.make_node("Add", ["ng", "b"], ["y"]),
+    ]
+    feeds = {"x": f32(2, 5, 8)}
+    inits = {"two": np.array(2.0, np.float32), "eps": np.array(1e-5, np.float32), "g": f32(8), "b": f32(8)}
+    before, after = run_pass(make_model(nodes, feeds, ["y"], inits, opset=13), "pattern-layernorm")
+    assert ops_of(after) == ["layernorm"]
+    same_numbers(before, after, feeds, rtol=1e-4, atol=1e-5)
+
+
+def test_pattern_attention_with_scale_and_mask():
+    nodes = [
+        helper.make_node("Transpose", ["k"], ["kt"], perm=[0, 1, 3, 2]),
+        helper.make_node("MatMul", ["q", "kt"], ["s"]), helper.make_node("Div", ["s", "r"], ["ss"]),
+        helper.make_node("Add", ["ss", "mask"], ["sm"]), helper.make_node("Softmax", ["sm"], ["p"], axis=-1),
+        helper.make_node("MatMul", ["p", "v"], ["y"]),
+    ]
+    feeds = {"q": f32(2, 4, 6, 8), "k": f32(2, 4, 7, 8), "v": f32(2, 4, 7, 5), "mask": f32(2, 1, 1, 7)}
+    before, after = run_pass(make_model(nodes, feeds, ["y"], {"r": np.array(8 ** 0.5, np.float32)}, opset=13),
+                             "pattern-attention")
+    assert ops_of(after) == ["transpose", "fused_attention"]
+    text = print_graph(after)
+    assert "num_heads = 4" in text and 'mask_kind = "additive"' in text
+    same_numbers(before, after, feeds, rtol=1e-5, atol=1e-6)
