@@ -3,10 +3,24 @@ matched subgraph's intermediate values are read only inside it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from ..ir import Graph, Node, Value
 from .rewrite import Rewriter
+
+
+def replace_matches(g: Graph, rw: Rewriter, found: dict[Node, tuple[list[Node], Callable[[], Value]]]) -> Graph:
+    """Rebuild g with every match replaced: at its last node `build()` makes the new value,
+    and the other matched nodes are dropped."""
+    drop = {k for nodes, _ in found.values() for k in nodes}
+    for n in g.nodes:
+        if n in found:
+            rw.replace(n.outputs[0], found[n][1]())
+        elif n not in drop:
+            rw.keep(n)
+    return rw.graph()
 
 
 class Matcher:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..ir import Graph, Node, Value
-from .match import Matcher
+from .match import Matcher, replace_matches
 from .rewrite import Rewriter
 
 
@@ -78,16 +78,8 @@ class PatternAttention:
         m = Matcher(g, rw)
         found = {}
         for n in g.nodes:
-            if n.op == "softmax":
-                r = self._match(m, n)
-                if r is not None:
-                    found[r[-1]] = r
-        drop = {k for r in found.values() for k in r[2]}
-        for n in g.nodes:
-            if n in found:
-                ins, attrs, _, last = found[n]
-                (y,) = rw.emit("fused_attention", ins, attrs, n.name)
-                rw.replace(last.output, y)
-            elif n not in drop:
-                rw.keep(n)
-        return rw.graph()
+            r = self._match(m, n) if n.op == "softmax" else None
+            if r is not None:
+                ins, attrs, nodes, last = r
+                found[last] = (nodes, lambda ins=ins, attrs=attrs, name=last.name: rw.emit("fused_attention", ins, attrs, name)[0])
+        return replace_matches(g, rw, found)

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 
 from ..ir import Graph, Node, Value
-from .match import Matcher
+from .match import Matcher, replace_matches
 from .rewrite import Rewriter
 
 
@@ -69,15 +69,8 @@ class PatternGelu:
                 u = m.users.get(n.output, [])
                 if len(u) == 1 and u[0].op == "mul" and m.other(u[0], n.output) is n.inputs[0] and m.internal([n, u[0]], u[0]):
                     found[u[0]] = (n.inputs[0], [n, u[0]], "swish", {"alpha": 1.0})
-        drop = {k for _, nodes, _, _ in found.values() for k in nodes}
-        for n in g.nodes:
-            if n in found:
-                x, _, op, attrs = found[n]
-                (y,) = rw.emit(op, [x], attrs, n.name)
-                rw.replace(n.output, y)
-            elif n not in drop:
-                rw.keep(n)
-        return rw.graph()
+        return replace_matches(g, rw, {last: (nodes, lambda x=x, op=op, attrs=attrs, name=last.name: rw.emit(op, [x], attrs, name)[0])
+                                       for last, (x, nodes, op, attrs) in found.items()})
 
     def _gelu(self, m: Matcher, n: Node, found) -> None:
         inner = _inner(m, n)

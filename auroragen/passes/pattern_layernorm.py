@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..ir import Graph, Node, Value
-from .match import Matcher
+from .match import Matcher, replace_matches
 from .rewrite import Rewriter
 
 
@@ -72,22 +72,16 @@ class PatternLayerNorm:
         m = Matcher(g, rw)
         found = {}
         for n in g.nodes:
-            if n.op == "div" and n.output.dtype.is_float:
-                r = self._match(m, n)
-                if r is not None:
-                    found[r[-1]] = r
-        drop = {k for r in found.values() for k in r[5]}
-        for n in g.nodes:
-            if n in found:
-                x, axis, eps, gamma, beta, _, last = found[n]
-                norm = x.shape[axis:]
+            r = self._match(m, n) if n.op == "div" and n.output.dtype.is_float else None
+            if r is not None:
+                found[r[-1]] = (r[5], lambda r=r: self._build(rw, *r))
+        return replace_matches(g, rw, found)
 
-                def full(c: Value | None, fill: float) -> Value:
-                    a = np.full(norm, fill, x.dtype.np) if c is None else np.broadcast_to(rw.array(c), norm).astype(x.dtype.np)
-                    return rw.constant(np.ascontiguousarray(a))
+    def _build(self, rw: Rewriter, x: Value, axis: int, eps: float, gamma, beta, nodes, last: Node) -> Value:
+        norm = x.shape[axis:]
 
-                (y,) = rw.emit("layernorm", [x, full(gamma, 1.0), full(beta, 0.0)], {"axis": axis, "epsilon": eps}, n.name)
-                rw.replace(last.output, y)
-            elif n not in drop:
-                rw.keep(n)
-        return rw.graph()
+        def full(c: Value | None, fill: float) -> Value:
+            a = np.full(norm, fill, x.dtype.np) if c is None else np.broadcast_to(rw.array(c), norm).astype(x.dtype.np)
+            return rw.constant(np.ascontiguousarray(a))
+
+        return rw.emit("layernorm", [x, full(gamma, 1.0), full(beta, 0.0)], {"axis": axis, "epsilon": eps}, last.name)[0]

@@ -63,44 +63,36 @@ def mod(ctx, a, b, *, fmod=0):
     return ctx.emit("mod", a, b, fmod=int(fmod))
 
 
-@converter("LeakyRelu")
-def leaky_relu(ctx, x, *, alpha=0.01):
-    return ctx.emit("leaky_relu", x, alpha=float(alpha))
+# Activations whose attributes are floats: ONNX op -> (Aurora op, {attribute: the spec's default})
+FLOAT_ATTR_ACTIVATIONS = {
+    "LeakyRelu": ("leaky_relu", {"alpha": 0.01}),
+    "Elu": ("elu", {"alpha": 1.0}),
+    "Selu": ("selu", {"alpha": 1.67326319217681884765625, "gamma": 1.05070102214813232421875}),
+    "Celu": ("celu", {"alpha": 1.0}),
+    "ThresholdedRelu": ("thresholded_relu", {"alpha": 1.0}),
+    "Shrink": ("shrink", {"bias": 0.0, "lambd": 0.5}),
+    "Swish": ("swish", {"alpha": 1.0}),
+    "HardSigmoid": ("hard_sigmoid", {"alpha": 0.2, "beta": 0.5}),
+}
 
 
-@converter("Elu")
-def elu(ctx, x, *, alpha=1.0):
-    return ctx.emit("elu", x, alpha=float(alpha))
+def _float_attr_activation(op, defaults):
+    def conv(ctx, x, **attrs):
+        unknown = sorted(set(attrs) - set(defaults))
+        if unknown:
+            raise ctx.error(f"unsupported attribute {unknown[0]!r}")
+        return ctx.emit(op, x, **{k: float(attrs.get(k, d)) for k, d in defaults.items()})
+
+    return conv
 
 
-@converter("Selu")
-def selu(ctx, x, *, alpha=1.67326319217681884765625, gamma=1.05070102214813232421875):
-    return ctx.emit("selu", x, alpha=float(alpha), gamma=float(gamma))
-
-
-@converter("Celu")
-def celu(ctx, x, *, alpha=1.0):
-    return ctx.emit("celu", x, alpha=float(alpha))
-
-
-@converter("ThresholdedRelu")
-def thresholded_relu(ctx, x, *, alpha=1.0):
-    return ctx.emit("thresholded_relu", x, alpha=float(alpha))
-
-
-@converter("Shrink")
-def shrink(ctx, x, *, bias=0.0, lambd=0.5):
-    return ctx.emit("shrink", x, bias=float(bias), lambd=float(lambd))
+for _onnx, (_op, _defaults) in FLOAT_ATTR_ACTIVATIONS.items():
+    converter(_onnx)(_float_attr_activation(_op, _defaults))
 
 
 @converter("Gelu")
 def gelu(ctx, x, *, approximate="none"):
     return ctx.emit("gelu", x, approximate=int(approximate == "tanh"))
-
-
-@converter("Swish")
-def swish(ctx, x, *, alpha=1.0):
-    return ctx.emit("swish", x, alpha=float(alpha))
 
 
 @converter("IsInf")
@@ -111,11 +103,6 @@ def is_inf(ctx, x, *, detect_negative=1, detect_positive=1):
 @converter("BitShift")
 def bit_shift(ctx, a, b, *, direction):
     return ctx.emit("shift_left" if direction == "LEFT" else "shift_right", a, b)
-
-
-@converter("HardSigmoid")
-def hard_sigmoid(ctx, x, *, alpha=0.2, beta=0.5):
-    return ctx.emit("hard_sigmoid", x, alpha=float(alpha), beta=float(beta))
 
 
 @converter("HardSwish")
