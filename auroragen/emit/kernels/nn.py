@@ -250,3 +250,10 @@ def plan_fused_attention(node: Node, step) -> Plan:
         y_batch=[s * sq * dv for s in cs], mask_batch=ms[:-2], mask_si=ms[-2], mask_sj=ms[-1], has_mask=mask is not None,
         SQ=sq, SK=sk, D=d, DV=dv, scale=literal(a["scale"], q.dtype), ctype=q.dtype.ctype, fs=fn_suffix(node),
     ), what=f"fused attention, {a['num_heads']} heads, {sq}x{sk} scores, mask {a['mask_kind']}")
+
+
+@kernel("det")
+def plan_det(node: Node, step) -> Plan:
+    x = node.inputs[0]
+    n = x.shape[-1]
+    return Plan("det", dict(batch=numel(x.shape[:-2]), n=n, ctype=x.dtype.ctype), what=f"determinant of {n}x{n}")

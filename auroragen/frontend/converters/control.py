@@ -111,3 +111,14 @@ def data_dependent(ctx, *inputs, **attrs):
 @converter("ImageDecoder")
 def image_decoder(ctx, *inputs, **attrs):
     raise ctx.error("decoding image files is outside a tensor compiler's scope")
+
+
+@converter("OptionalHasElement")
+def optional_has_element(ctx, x=None):
+    """On a plain tensor input: true when the input is given (optional types are not supported)."""
+    return ctx.constant(np.array(x is not None))
+
+
+@converter("OptionalGetElement")
+def optional_get_element(ctx, x):
+    return x

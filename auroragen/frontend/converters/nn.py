@@ -362,3 +362,8 @@ def grid_sample(ctx, x, grid, *, align_corners=0, mode=None, padding_mode="zeros
     if mode not in ("nearest", "linear", "cubic") or padding_mode not in ("zeros", "border", "reflection"):
         raise ctx.error(f"mode {mode!r} / padding_mode {padding_mode!r} is not supported")
     return ctx.emit("grid_sample", x, grid, mode=mode, padding=padding_mode, align_corners=int(align_corners))
+
+
+@converter("Det")
+def det(ctx, x):
+    return ctx.emit("det", x)

@@ -551,3 +551,17 @@ def fused_attention(q, k_t, v, mask=None, *, scale, num_heads, mask_kind):
     p = np.exp(s)
     p /= p.sum(axis=-1, keepdims=True)
     return np.matmul(p, v.astype(np.float64)).astype(q.dtype)
+
+
+# -- determinant ---------------------------------------------------------------------
+
+
+def _det_type(x):
+    if x.rank < 2 or x.shape[-1] != x.shape[-2]:
+        raise ValueError(f"input {list(x.shape)} is not a stack of square matrices")
+    return x.with_shape(x.shape[:-2])
+
+
+@register("det", infer=_det_type)
+def det(x):
+    return np.linalg.det(x.astype(np.float64)).astype(x.dtype)
