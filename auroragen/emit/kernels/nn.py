@@ -257,3 +257,12 @@ def plan_det(node: Node, step) -> Plan:
     x = node.inputs[0]
     n = x.shape[-1]
     return Plan("det", dict(batch=numel(x.shape[:-2]), n=n, ctype=x.dtype.ctype), what=f"determinant of {n}x{n}")
+
+
+@kernel("roi_align")
+def plan_roi_align(node: Node, step) -> Plan:
+    x, rois = node.inputs[:2]
+    a = node.attrs
+    return Plan("roi_align", dict(R=rois.shape[0], N=x.shape[0], C=x.shape[1], H=x.shape[2], W=x.shape[3], OH=a["out_h"], OW=a["out_w"],
+                                  sampling=a["sampling_ratio"], scale=repr(float(a["spatial_scale"])), half_pixel=a["half_pixel"],
+                                  mode=a["mode"], ctype=x.dtype.ctype), can_fail=True, what=f"roi align ({a['mode']})")

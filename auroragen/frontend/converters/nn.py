@@ -367,3 +367,13 @@ def grid_sample(ctx, x, grid, *, align_corners=0, mode=None, padding_mode="zeros
 @converter("Det")
 def det(ctx, x):
     return ctx.emit("det", x)
+
+
+@converter("RoiAlign")
+def roi_align(ctx, x, rois, batch_indices, *, coordinate_transformation_mode="half_pixel", mode="avg", output_height=1,
+              output_width=1, sampling_ratio=0, spatial_scale=1.0):
+    if mode not in ("avg", "max") or x.type.rank != 4:
+        raise ctx.error(f"mode {mode!r} on a rank-{x.type.rank} input is not supported (avg or max on NCHW)")
+    return ctx.emit("roi_align", x, rois, batch_indices, mode=mode, out_h=int(output_height), out_w=int(output_width),
+                    sampling_ratio=int(sampling_ratio), spatial_scale=float(spatial_scale),
+                    half_pixel=int(coordinate_transformation_mode == "half_pixel"))

@@ -565,3 +565,64 @@ def _det_type(x):
 @register("det", infer=_det_type)
 def det(x):
     return np.linalg.det(x.astype(np.float64)).astype(x.dtype)
+
+
+# -- roi align -------------------------------------------------------------------------
+
+
+def roi_sample(plane: np.ndarray, y: float, x: float):
+    """The four bilinear taps (weight, value) of point (y, x), or None outside [-1, size]."""
+    h, w = plane.shape
+    if y < -1.0 or y > h or x < -1.0 or x > w:
+        return None
+    y, x = max(y, 0.0), max(x, 0.0)
+    y0, x0 = int(y), int(x)
+    if y0 >= h - 1:
+        y0 = y1 = h - 1
+        y = float(y0)
+    else:
+        y1 = y0 + 1
+    if x0 >= w - 1:
+        x0 = x1 = w - 1
+        x = float(x0)
+    else:
+        x1 = x0 + 1
+    ly, lx = y - y0, x - x0
+    return [((1 - ly) * (1 - lx), plane[y0, x0]), ((1 - ly) * lx, plane[y0, x1]), (ly * (1 - lx), plane[y1, x0]), (ly * lx, plane[y1, x1])]
+
+
+def _roi_type(x, rois, idx, *, mode, out_h, out_w, sampling_ratio, spatial_scale, half_pixel):
+    return x.with_shape((rois.shape[0], x.shape[1], out_h, out_w))
+
+
+@register("roi_align", infer=_roi_type)
+def roi_align(x, rois, idx, *, mode, out_h, out_w, sampling_ratio, spatial_scale, half_pixel):
+    """Each bin averages (or takes the largest weighted tap of) a grid of bilinear samples."""
+    n_rois, c = rois.shape[0], x.shape[1]
+    y = np.zeros((n_rois, c, out_h, out_w))
+    off = 0.5 if half_pixel else 0.0
+    for r in range(n_rois):
+        x0, y0, x1, y1 = (float(v) * spatial_scale - off for v in rois[r])
+        rw, rh = x1 - x0, y1 - y0
+        if not half_pixel:
+            rw, rh = max(rw, 1.0), max(rh, 1.0)
+        bh, bw = rh / out_h, rw / out_w
+        gh = sampling_ratio if sampling_ratio > 0 else int(np.ceil(rh / out_h))
+        gw = sampling_ratio if sampling_ratio > 0 else int(np.ceil(rw / out_w))
+        count = max(gh * gw, 1)
+        for ch in range(c):
+            plane = x[int(idx[r]), ch].astype(np.float64)
+            for ph in range(out_h):
+                for pw in range(out_w):
+                    acc, best = 0.0, None
+                    for iy in range(gh):
+                        for ix in range(gw):
+                            taps = roi_sample(plane, y0 + ph * bh + (iy + 0.5) * bh / gh, x0 + pw * bw + (ix + 0.5) * bw / gw)
+                            taps = taps or [(0.0, 0.0)] * 4
+                            if mode == "avg":
+                                acc += sum(wt * v for wt, v in taps)
+                            else:
+                                m = max(wt * v for wt, v in taps)
+                                best = m if best is None else max(best, m)
+                    y[r, ch, ph, pw] = acc / count if mode == "avg" else (best if best is not None else 0.0)
+    return y.astype(x.dtype)
