@@ -152,3 +152,18 @@ def plan_one_hot(node: Node, step) -> Plan:
 @kernel("bitcast")
 def plan_bitcast(node: Node, step) -> Plan:
     return Plan("bitcast", dict(nbytes=node.inputs[0].type.nbytes), what=f"bitcast to {node.output.dtype.short}")
+
+
+@kernel("tfidf")
+def plan_tfidf(node: Node, step) -> Plan:
+    x = node.inputs[0]
+    a = node.attrs
+    tables = []
+    for n in range(a["min_n"], a["max_n"] + 1):
+        gs = [(list(g), i) for g, i in a["grams"] if len(g) == n]
+        if gs:
+            tables.append((n, gs))
+    return Plan("tfidf", dict(tables=tables, rows=1 if x.type.rank == 1 else x.shape[0], len=x.shape[-1], out_len=a["out_len"],
+                              max_skip=a["max_skip"], mode=a["mode"], ctype=x.dtype.ctype,
+                              weights=array_literals(np.array(a["weights"], np.float32), DType.FLOAT) if a["weights"] else []),
+                what=f"{a['mode']} of {len(a['grams'])} n-grams")

@@ -219,3 +219,21 @@ def mel_weight_matrix(ctx, num_mel_bins, dft_length, sample_rate, lower_edge_her
         for j in range(centre, right):
             w[j, i] = (right - j) / (right - centre)
     return ctx.constant(w.astype(DType.from_onnx(output_datatype).np))
+
+
+@converter("TfIdfVectorizer")
+def tfidf_vectorizer(ctx, x, *, max_gram_length, max_skip_count, min_gram_length, mode, ngram_counts, ngram_indexes,
+                     pool_int64s=None, pool_strings=None, weights=None):
+    if pool_int64s is None:
+        raise ctx.error("string pools are not supported (string tensors)")
+    if mode not in ("TF", "IDF", "TFIDF"):
+        raise ctx.error(f"mode {mode!r} is not TF, IDF or TFIDF")
+    grams, k = [], 0
+    starts = list(ngram_counts) + [len(pool_int64s)]
+    for n in range(1, len(ngram_counts) + 1):
+        for at in range(starts[n - 1], starts[n], n):
+            grams.append((tuple(int(v) for v in pool_int64s[at:at + n]), int(ngram_indexes[k])))
+            k += 1
+    out_len = max(ngram_indexes) + 1
+    return ctx.emit("tfidf", x, mode=mode, min_n=int(min_gram_length), max_n=int(max_gram_length), max_skip=int(max_skip_count),
+                    grams=tuple(grams), weights=tuple(float(w) for w in weights) if weights else (), out_len=int(out_len))

@@ -269,11 +269,23 @@ def constant(ctx, *, value=None, value_float=None, value_floats=None, value_int=
 
 @converter("Range")
 def range_(ctx, start, limit, delta):
-    s, lim, d = (ctx.const(v, n).item() for v, n in ((start, "start"), (limit, "limit"), (delta, "delta")))
+    from ...ir.ops.elementwise import bf16_to_f32, f32_to_bf16
+    from ..importer import BF16Array
+
+    bf16 = start.dtype is DType.BFLOAT16
+
+    def num(v, what):
+        a = ctx.const(v, what)
+        return (bf16_to_f32(a) if bf16 else a).item()
+
+    s, lim, d = num(start, "start"), num(limit, "limit"), num(delta, "delta")
     if d == 0:
         raise ctx.error("delta is 0")
     n = max(int(math.ceil((lim - s) / d)), 0)
-    return ctx.constant((s + np.arange(n) * d).astype(start.dtype.np))
+    values = s + np.arange(n) * d
+    if bf16:
+        return ctx.constant(f32_to_bf16(values.astype(np.float32)).view(BF16Array))
+    return ctx.constant(values.astype(start.dtype.np))
 
 
 @converter("GatherElements")

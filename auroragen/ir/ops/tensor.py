@@ -246,3 +246,33 @@ def one_hot(idx, values, depth, axis):
 def bitcast(x, to):
     """The same bytes read as another type of the same width."""
     return x.view(DType(to).np)
+
+
+# -- n-gram counting ----------------------------------------------------------------------
+
+
+def _tfidf_type(x, *, mode, min_n, max_n, max_skip, grams, weights, out_len):
+    return TensorType(DType.FLOAT, (out_len,) if x.rank == 1 else (x.shape[0], out_len))
+
+
+@register("tfidf", infer=_tfidf_type)
+def tfidf(x, *, mode, min_n, max_n, max_skip, grams, weights, out_len):
+    """Counts of the pool's n-grams (grams: (n-gram, output index) pairs) in each row, items of an n-gram
+    taken 1 to max_skip + 1 apart (unigrams once); then TF (counts), IDF (weight where seen) or TFIDF."""
+    table = {tuple(g): i for g, i in grams}
+    rows = x.reshape(1, -1) if x.ndim == 1 else x
+    out = np.zeros((rows.shape[0], out_len))
+    for r, row in enumerate(rows):
+        for n in range(min_n, max_n + 1):
+            for step in range(1, (max_skip if n > 1 else 0) + 2):
+                for i in range(len(row) - (n - 1) * step):
+                    k = table.get(tuple(int(row[i + j * step]) for j in range(n)))
+                    if k is not None:
+                        out[r, k] += 1
+    w = np.array(weights if weights else [1.0] * out_len)
+    if mode == "IDF":
+        out = np.where(out > 0, w, 0.0)
+    elif mode == "TFIDF":
+        out = out * w
+    return out.reshape(_tfidf_type(TensorType(DType.INT64, x.shape), mode=mode, min_n=min_n, max_n=max_n, max_skip=max_skip,
+                                   grams=grams, weights=weights, out_len=out_len).shape).astype(np.float32)
