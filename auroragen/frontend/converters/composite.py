@@ -237,3 +237,57 @@ def tfidf_vectorizer(ctx, x, *, max_gram_length, max_skip_count, min_gram_length
     out_len = max(ngram_indexes) + 1
     return ctx.emit("tfidf", x, mode=mode, min_n=int(min_gram_length), max_n=int(max_gram_length), max_skip=int(max_skip_count),
                     grams=tuple(grams), weights=tuple(float(w) for w in weights) if weights else (), out_len=int(out_len))
+
+
+@converter("DeformConv")
+def deform_conv(ctx, x, w, offset, b=None, mask=None, *, dilations=None, group=1, kernel_shape=None, offset_group=1,
+                pads=None, strides=None):
+    """Each kernel tap reads the input bilinearly (zeros outside) at its position moved by the offset, times the mask:
+    a GridSample per offset group over all taps, then the weights as one matmul per group."""
+    if x.type.rank != 4:
+        raise ctx.error("only 2-D DeformConv is supported")
+    n, c, ih, iw = x.shape
+    m = w.shape[0]
+    kh, kw = kernel_shape or w.shape[2:]
+    dh, dw = dilations or (1, 1)
+    sh, sw = strides or (1, 1)
+    pt, pl = (pads or (0, 0, 0, 0))[:2]
+    oh, ow = offset.shape[2:]
+    taps, pix = kh * kw, oh * ow
+    f32 = x.dtype
+    # pixel coordinates of every tap before the offset: [kh*kw, oh*ow]
+    base_y = (np.arange(kh).reshape(kh, 1, 1, 1) * dh + np.arange(oh).reshape(1, 1, oh, 1) * sh - pt) + np.zeros((1, kw, 1, ow))
+    base_x = (np.arange(kw).reshape(1, kw, 1, 1) * dw + np.arange(ow).reshape(1, 1, 1, ow) * sw - pl) + np.zeros((kh, 1, oh, 1))
+    off = ctx.emit("reshape", offset, shape=(n, offset_group, taps, 2, pix))
+    cg = c // offset_group
+    sampled = []
+    for g in range(offset_group):
+        def part(k):
+            s = ctx.emit("slice", off, starts=(0, g, 0, k, 0), ends=(n, g + 1, taps, k + 1, pix), steps=(1,) * 5)
+            return ctx.emit("reshape", s, shape=(n, taps * oh, ow, 1))
+        # normalised as GridSample with align_corners=1 expects: coordinate / (size - 1) * 2 - 1
+        gy = ctx.emit("add", part(0), ctx.constant((base_y.reshape(1, taps * oh, ow, 1)).astype(f32.np)))
+        gx = ctx.emit("add", part(1), ctx.constant((base_x.reshape(1, taps * oh, ow, 1)).astype(f32.np)))
+        ny = ctx.emit("sub", ctx.emit("mul", gy, ctx.scalar(2.0 / max(ih - 1, 1), f32)), ctx.scalar(1.0, f32))
+        nx = ctx.emit("sub", ctx.emit("mul", gx, ctx.scalar(2.0 / max(iw - 1, 1), f32)), ctx.scalar(1.0, f32))
+        grid = ctx.emit("concat", nx, ny, axis=3)
+        xg = ctx.emit("slice", x, starts=(0, g * cg, 0, 0), ends=(n, (g + 1) * cg, ih, iw), steps=(1, 1, 1, 1))
+        s = ctx.emit("grid_sample", xg, grid, mode="linear", padding="zeros", align_corners=1)  # [n, cg, taps*oh, ow]
+        s = ctx.emit("reshape", s, shape=(n, cg, taps, pix))
+        if mask is not None:
+            mk = ctx.emit("slice", mask, starts=(0, g * taps, 0, 0), ends=(n, (g + 1) * taps, oh, ow), steps=(1, 1, 1, 1))
+            s = ctx.emit("mul", s, ctx.emit("reshape", mk, shape=(n, 1, taps, pix)))
+        sampled.append(s)
+    cols = sampled[0] if offset_group == 1 else ctx.emit("concat", *sampled, axis=1)  # [n, c, taps, pix]
+    ci = c // group
+    mo = m // group
+    outs = []
+    for gi in range(group):
+        cols_g = ctx.emit("slice", cols, starts=(0, gi * ci, 0, 0), ends=(n, (gi + 1) * ci, taps, pix), steps=(1, 1, 1, 1))
+        cols_g = ctx.emit("reshape", cols_g, shape=(n, ci * taps, pix))
+        wg = ctx.emit("slice", w, starts=(gi * mo, 0, 0, 0), ends=((gi + 1) * mo, ci, kh, kw), steps=(1, 1, 1, 1))
+        outs.append(ctx.emit("matmul", ctx.emit("reshape", wg, shape=(mo, ci * taps)), cols_g))  # [n, mo, pix]
+    y = outs[0] if group == 1 else ctx.emit("concat", *outs, axis=1)
+    if b is not None:
+        y = ctx.emit("add", y, ctx.emit("reshape", b, shape=(m, 1)))
+    return ctx.emit("reshape", y, shape=(n, m, oh, ow))
