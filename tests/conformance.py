@@ -22,10 +22,12 @@ import argparse
 import csv
 import fnmatch
 import hashlib
+import os
 import shutil
 import sys
 import tempfile
 import time
+import uuid
 import warnings
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -149,12 +151,16 @@ def build(model, feeds: dict[str, np.ndarray], target: str, prefix: str = "c", o
             digest.update(p.name.encode() + b"\0" + p.read_bytes())
         cached = CACHE / target / digest.hexdigest()[:24]
         if not (cached / f"lib{prefix}.so").exists():
-            tmp_cached = cached.with_name(cached.name + f".tmp{id(out)}")
-            shutil.rmtree(tmp_cached, ignore_errors=True)
+            # Build beside the cache entry, then rename: the entry appears complete or not at all. Workers building
+            # the same sources at once (the -O0 and -O2 runs of a case often are) each use their own folder; the
+            # rename of the first wins, the others discard theirs.
+            tmp_cached = cached.with_name(f"{cached.name}.tmp-{os.getpid()}-{uuid.uuid4().hex}")
             shutil.copytree(out, tmp_cached)
             auroragen.load(tmp_cached, make_args=(CFLAGS,))
-            shutil.rmtree(cached, ignore_errors=True)
-            tmp_cached.rename(cached)
+            try:
+                tmp_cached.rename(cached)
+            except OSError:
+                shutil.rmtree(tmp_cached, ignore_errors=True)
     return auroragen.load(cached, build=False), set(bind)
 
 
