@@ -3,6 +3,8 @@ both the importer (as it reads the model) and the constant-folding pass use."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from . import ops
@@ -13,14 +15,13 @@ FOLD_LIMIT = 1 << 16  # fold ops on constants up to this many output elements
 
 # ops that only move data: on splats of one value they give that splat again
 MOVES = {"reshape", "transpose", "slice", "expand", "gather", "split", "concat", "identity", "gather_elements", "gather_nd"}
-ELEMENTWISE = None  # filled lazily: the ops whose output element depends only on the same input elements
-
-
-def _elementwise_ops() -> set[str]:
+@functools.cache
+def elementwise_ops() -> frozenset[str]:
+    """The ops whose output element depends only on the same-index input elements."""
     from .ops import elementwise as e
 
-    return set(e.UNARY) | set(e.UNARY_ATTR) | set(e.BINARY) | set(e.COMPARE) | {
-        "where", "cast", "mod", "prelu", "pow", "is_inf", "is_nan", "shift_left", "shift_right"}
+    return frozenset(set(e.UNARY) | set(e.UNARY_ATTR) | set(e.BINARY) | set(e.COMPARE) | {
+        "where", "cast", "mod", "prelu", "pow", "is_inf", "is_nan", "shift_left", "shift_right"})
 
 
 def fold(op: str, values: list[np.ndarray | Splat | None], in_types: list[TensorType | None], attrs: dict,
@@ -29,9 +30,6 @@ def fold(op: str, values: list[np.ndarray | Splat | None], in_types: list[Tensor
 
     Splats stay splats through ops that move data or act elementwise, so a huge
     ConstantOfShape stays one value however it is reshaped or scaled."""
-    global ELEMENTWISE
-    if ELEMENTWISE is None:
-        ELEMENTWISE = _elementwise_ops()
     present = [v for v in values if v is not None]
     if not present:
         return None
@@ -40,7 +38,7 @@ def fold(op: str, values: list[np.ndarray | Splat | None], in_types: list[Tensor
     if splats and len(splats) == len(present):
         if op in MOVES and len({s.value for s in splats}) == 1:
             return [splats[0]] * len(out_types)
-        if op in ELEMENTWISE:
+        if op in elementwise_ops():
             one = [None if v is None else np.asarray(v.value, t.dtype.np).reshape(1) for v, t in zip(values, in_types)]
             with np.errstate(all="ignore"):
                 r = opdef.run_typed(one, in_types, attrs, [t.with_shape((1,)) for t in out_types])[0]

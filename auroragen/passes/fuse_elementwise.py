@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..ir import DType, Graph, Node, Value
-from ..ir.fold import _elementwise_ops
+from ..ir import Graph, Node, Value
+from ..ir.fold import elementwise_ops
+from .legalize_half import HALF
 from .rewrite import Rewriter
-
-HALF = (DType.FLOAT16, DType.BFLOAT16)
 
 
 @dataclass(frozen=True)
@@ -22,7 +21,7 @@ class FuseElementwise:
     name: str = "fuse-elementwise"
 
     def apply(self, g: Graph) -> Graph:
-        fusible = _elementwise_ops() - {"shift_left", "shift_right"}
+        fusible = elementwise_ops() - {"shift_left", "shift_right"}
         rw = Rewriter(g)
         producer = {v: n for n in g.nodes for v in n.outputs}
         members: dict[Node, list[Node]] = {}  # chain end -> its nodes in order

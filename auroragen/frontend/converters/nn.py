@@ -201,7 +201,9 @@ def _resize(ctx, x, scales, sizes, *, mode, coord, nearest_mode, cubic_coeff_a=-
     if coord not in _COORDS:
         raise ctx.error(f"coordinate_transformation_mode {coord!r} is not supported")
     shape = x.shape
-    if sizes is not None:
+    if sizes is not None and scales is not None:  # both decided (keep_aspect_ratio_policy)
+        sizes, scales = [int(s) for s in sizes], [float(s) for s in scales]
+    elif sizes is not None:
         sizes = [int(s) for s in sizes]
         scales = [s / n if n else 1.0 for s, n in zip(sizes, shape)]
     else:
@@ -252,19 +254,8 @@ def resize(ctx, x, roi=None, scales=None, sizes=None, *, mode="nearest", coordin
         f = pick(sz[i] / x.shape[i] for i in ax)
         sc = [f if i in ax else 1.0 for i in range(r)]
         sz = [int(round(n * f)) if i in ax else n for i, n in enumerate(x.shape)]
-        return _resize_exact(ctx, x, sc, sz, mode, coord, nearest_mode, cubic_coeff_a, exclude_outside, extrapolation_value,
-                             antialias, rois)
     return _resize(ctx, x, sc, sz, mode=mode, coord=coord, nearest_mode=nearest_mode, cubic_coeff_a=cubic_coeff_a,
                    exclude_outside=exclude_outside, extrapolation_value=extrapolation_value, antialias=antialias, roi=rois)
-
-
-def _resize_exact(ctx, x, sc, sz, mode, coord, nearest_mode, cubic_coeff_a, exclude_outside, extrapolation_value, antialias, rois):
-    """Both scales and sizes decided (keep_aspect_ratio_policy)."""
-    mode = {"bilinear": "linear", "bicubic": "cubic"}.get(mode, mode)
-    return ctx.emit("resize", x, sizes=tuple(sz), scales=tuple(sc), mode=mode, coord=coord, nearest_mode=nearest_mode,
-                    cubic_a=float(cubic_coeff_a), exclude_outside=int(exclude_outside),
-                    extrapolation_value=float(extrapolation_value), antialias=int(antialias),
-                    roi=tuple(rois) if rois is not None else ())
 
 
 @converter("Upsample")
