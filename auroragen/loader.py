@@ -10,6 +10,7 @@ import cffi
 import numpy as np
 
 from .errors import AuroraError
+from .ir.narrow import encoded_type, to_bits
 from .ir.types import DType
 
 _CDEF = """
@@ -55,13 +56,18 @@ class Model:
         return dict(name=self.ffi.string(p.name).decode("utf-8", "replace"), dtype=DType(p.dtype), shape=shape)
 
     def __call__(self, *args, **named) -> list[np.ndarray]:
+        """Run the model: inputs as numpy arrays (bfloat16 and the narrow types as their storage bits or as
+        ml_dtypes arrays), outputs as numpy arrays (those types as their bits: uint16 / uint8)."""
         if named:
             args = tuple(named[t["name"]] for t in self.inputs)
         if len(args) != len(self.inputs):
             raise AuroraError(f"{len(args)} inputs given, the model takes {len(self.inputs)}")
         ins = []
         for a, t in zip(args, self.inputs):
-            a = np.asarray(a).astype(t["dtype"].np, copy=False)
+            a = np.asarray(a)
+            if encoded_type(a.dtype) is t["dtype"]:  # an ml_dtypes array of the input's type: its bits
+                a = to_bits(a)
+            a = a.astype(t["dtype"].np, copy=False)
             a = np.ascontiguousarray(a).reshape(a.shape)
             if a.shape != t["shape"]:
                 raise AuroraError(f"input {t['name']!r} has shape {list(a.shape)}, expected {list(t['shape'])}")

@@ -27,19 +27,21 @@ from onnx import helper, numpy_helper
 from ..errors import AuroraError, NeedsConstant
 from ..ir import Graph, Node, Splat, TensorType, Value, ops
 from ..ir.fold import fold
+from ..ir.narrow import encoded_type, ml_dtype, to_bits
 from ..ir.types import DType
 from .loader import graph_inputs
 
-CONVERTERS: dict[str, Callable[..., Any]] = {}
+# (domain, op type) -> converter; the default domain is "" (also spelled "ai.onnx" in models)
+CONVERTERS: dict[tuple[str, str], Callable[..., Any]] = {}
+DOMAINS = ("", "ai.onnx.ml", "ai.onnx.preview.training")
 
 
-
-def converter(*onnx_ops: str):
+def converter(*onnx_ops: str, domain: str = ""):
     def wrap(fn):
         for name in onnx_ops:
-            if name in CONVERTERS:
-                raise RuntimeError(f"converter for {name} registered twice")
-            CONVERTERS[name] = fn
+            if (domain, name) in CONVERTERS:
+                raise RuntimeError(f"converter for {domain}::{name} registered twice")
+            CONVERTERS[domain, name] = fn
         return fn
 
     return wrap
@@ -70,7 +72,10 @@ class Context:
     # -- constants -----------------------------------------------------------
     def constant(self, value: np.ndarray | Splat, t: TensorType | None = None) -> Value:
         if isinstance(value, np.ndarray):
-            dt = DType.BFLOAT16 if isinstance(value, BF16Array) else DType.from_numpy(value.dtype)
+            dt = DType.BFLOAT16 if isinstance(value, BF16Array) else encoded_type(value.dtype)
+            if dt is not None and not isinstance(value, BF16Array):
+                value = to_bits(value)  # an ml_dtypes array (narrow types, bfloat16) as its storage bits
+            dt = dt or DType.from_numpy(value.dtype)
             value = np.ascontiguousarray(value).reshape(value.shape).view(np.ndarray)  # keeps 0-d arrays 0-d
             t = TensorType(dt, value.shape)
         v = Value(t)
@@ -180,8 +185,8 @@ class Context:
             return None
         out = []
         for r, t in zip(results, types):
-            if isinstance(r, np.ndarray) and t.dtype is DType.BFLOAT16:
-                r = r.view(BF16Array)
+            if isinstance(r, np.ndarray) and t.dtype.is_encoded:
+                r = r.view(ml_dtype(t.dtype))  # bits: typed by the view
             out.append(self.constant(r, t))
         return out
 
@@ -191,7 +196,8 @@ class BF16Array(np.ndarray):
 
 
 def tensor_array(t: onnx.TensorProto) -> np.ndarray:
-    """An ONNX tensor as numpy; bfloat16 as its bits (a BF16Array)."""
+    """An ONNX tensor as numpy; bfloat16 as its bits (a BF16Array), the narrow types as ml_dtypes arrays
+    (one element per byte, unpacked)."""
     if t.data_type == onnx.TensorProto.BFLOAT16:
         if t.raw_data:
             bits = np.frombuffer(t.raw_data, dtype="<u2").astype(np.uint16)
@@ -229,7 +235,9 @@ def import_model(model: onnx.ModelProto) -> Graph:
 
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
     if opset is None:
-        raise AuroraError("the model imports no version of the default ONNX domain")
+        if any(n.domain in ("", "ai.onnx") for n in model.graph.node) or not model.graph.node:
+            raise AuroraError("the model imports no version of the default ONNX domain")
+        opset = 1  # only ops of other domains: none of their converters reads the default domain's opset
     g = model.graph
     ctx = Context(opset)
     env: dict[str, Value] = ctx.env
@@ -269,9 +277,10 @@ def import_model(model: onnx.ModelProto) -> Graph:
 
 def _convert(ctx: Context, node: onnx.NodeProto, env, used, inferred) -> None:
     ctx.node_name, ctx.op_type, ctx.n_outputs = node.name, node.op_type, len(node.output)
-    if node.domain not in ("", "ai.onnx"):
+    domain = "" if node.domain == "ai.onnx" else node.domain
+    if domain not in DOMAINS:
         raise ctx.error(f"domain {node.domain!r} is not supported")
-    fn = CONVERTERS.get(node.op_type)
+    fn = CONVERTERS.get((domain, node.op_type))
     if fn is None:
         raise ctx.error("unsupported operator")
     ins = []

@@ -25,6 +25,16 @@ class DType(enum.Enum):
     UINT32 = 12
     UINT64 = 13
     BFLOAT16 = 16
+    FLOAT8E4M3FN = 17
+    FLOAT8E4M3FNUZ = 18
+    FLOAT8E5M2 = 19
+    FLOAT8E5M2FNUZ = 20
+    UINT4 = 21
+    INT4 = 22
+    FLOAT4E2M1 = 23
+    FLOAT8E8M0 = 24
+    UINT2 = 25
+    INT2 = 26
 
     @property
     def short(self) -> str:
@@ -48,6 +58,26 @@ class DType(enum.Enum):
         return self in (DType.FLOAT, DType.DOUBLE, DType.FLOAT16, DType.BFLOAT16)
 
     @property
+    def is_narrow(self) -> bool:
+        """An 8-bit-or-narrower float or a 4-/2-bit integer: one element per byte, its bits in the low
+        end (the layout of numpy's ml_dtypes arrays); every op but cast and the data movers computes on
+        it in float32 or int32."""
+        return self.value >= 17
+
+    @property
+    def is_narrow_float(self) -> bool:
+        return self.is_narrow and self not in _NARROW_INTS
+
+    @property
+    def is_narrow_int(self) -> bool:
+        return self in _NARROW_INTS
+
+    @property
+    def is_encoded(self) -> bool:
+        """Stored as bits that numpy cannot compute on directly (bfloat16 and the narrow types)."""
+        return self is DType.BFLOAT16 or self.is_narrow
+
+    @property
     def is_signed_int(self) -> bool:
         return self in (DType.INT8, DType.INT16, DType.INT32, DType.INT64)
 
@@ -66,7 +96,7 @@ class DType(enum.Enum):
     def from_numpy(cls, dt) -> DType:
         dt = np.dtype(dt)
         for k, v in _NUMPY.items():
-            if v == dt and k is not DType.BFLOAT16:
+            if v == dt and not k.is_encoded:
                 return k
         raise ValueError(f"numpy type {dt} has no Aurora element type")
 
@@ -83,6 +113,9 @@ _SHORT = {
     DType.INT8: "i8", DType.INT16: "i16", DType.INT32: "i32", DType.INT64: "i64",
     DType.UINT8: "ui8", DType.UINT16: "ui16", DType.UINT32: "ui32", DType.UINT64: "ui64",
     DType.BOOL: "i1",
+    DType.FLOAT8E4M3FN: "f8e4m3fn", DType.FLOAT8E4M3FNUZ: "f8e4m3fnuz", DType.FLOAT8E5M2: "f8e5m2",
+    DType.FLOAT8E5M2FNUZ: "f8e5m2fnuz", DType.FLOAT8E8M0: "f8e8m0", DType.FLOAT4E2M1: "f4e2m1",
+    DType.INT4: "i4", DType.UINT4: "ui4", DType.INT2: "i2", DType.UINT2: "ui2",
 }
 _FROM_SHORT = {v: k for k, v in _SHORT.items()}
 _NUMPY = {
@@ -93,13 +126,16 @@ _NUMPY = {
     DType.UINT8: np.dtype(np.uint8), DType.UINT16: np.dtype(np.uint16),
     DType.UINT32: np.dtype(np.uint32), DType.UINT64: np.dtype(np.uint64),
     DType.BOOL: np.dtype(np.bool_),
+    **{d: np.dtype(np.uint8) for d in DType if d.value >= 17},
 }
+_NARROW_INTS = frozenset({DType.INT4, DType.UINT4, DType.INT2, DType.UINT2})
 _CTYPE = {
     DType.FLOAT: "float", DType.DOUBLE: "double", DType.FLOAT16: "uint16_t",
     DType.BFLOAT16: "uint16_t", DType.INT8: "int8_t", DType.INT16: "int16_t",
     DType.INT32: "int32_t", DType.INT64: "int64_t", DType.UINT8: "uint8_t",
     DType.UINT16: "uint16_t", DType.UINT32: "uint32_t", DType.UINT64: "uint64_t",
     DType.BOOL: "uint8_t",
+    **{d: "uint8_t" for d in DType if d.value >= 17},
 }
 
 

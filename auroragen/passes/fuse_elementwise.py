@@ -3,7 +3,7 @@ step for one element before moving to the next, so intermediates never reach mem
 
 A producer joins its consumer's chain when the consumer is its only reader, the value
 is not a graph output, and it has the consumer's full shape (a broadcast intermediate
-would be recomputed per element). Half types stay out (they compute through casts).
+would be recomputed per element). Half and narrow types stay out (they compute through casts).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from ..ir import Graph, Node, Value
 from ..ir.fold import elementwise_ops
-from .legalize_half import HALF
+from .legalize_half import needs_widening
 from .rewrite import Rewriter
 
 
@@ -28,7 +28,7 @@ class FuseElementwise:
         owner: dict[Node, Node] = {}  # member -> chain end
 
         def ok(n: Node) -> bool:
-            return n.op in fusible and all(v is not None and v.dtype not in HALF for v in (*n.inputs, *n.outputs))
+            return n.op in fusible and all(v is not None and not needs_widening(v.dtype) for v in (*n.inputs, *n.outputs))
 
         for n in g.nodes:
             if not ok(n):

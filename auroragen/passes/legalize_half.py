@@ -1,8 +1,9 @@
-"""Compute float16 and bfloat16 ops in float32: cast inputs up, cast results back.
+"""Compute float16, bfloat16 and narrow-type ops in float32 (narrow integers in
+int32): cast inputs up, cast results back.
 
-The C kernels store half types as their bits; ops that only move or select
+The C kernels store these types as their bits; ops that only move or select
 data (reshape, slice, gather, concat, where, ...) run on the bits unchanged,
-every other op runs in float and rounds once to the storage type.
+every other op runs in the wide type and rounds once to the storage type.
 """
 
 from __future__ import annotations
@@ -14,6 +15,14 @@ from ..ir.ops.registry import BITWISE_OPS
 
 HALF = (DType.FLOAT16, DType.BFLOAT16)
 ON_BITS = BITWISE_OPS
+
+
+def needs_widening(dt: DType) -> bool:
+    return dt in HALF or dt.is_narrow
+
+
+def _wide(dt: DType) -> DType:
+    return DType.INT32 if dt.is_narrow_int else DType.FLOAT
 
 
 @dataclass(frozen=True)
@@ -30,23 +39,23 @@ class LegalizeHalf:
 
         for n in g.nodes:
             ins = [get(v) for v in n.inputs]
-            touches = any(v is not None and v.dtype in HALF for v in [*ins, *n.outputs])
+            touches = any(v is not None and needs_widening(v.dtype) for v in [*ins, *n.outputs])
             if n.op in ON_BITS or not touches:
                 nodes.append(n if ins == list(n.inputs) else Node(n.op, tuple(ins), n.outputs, n.attrs, n.name))
                 continue
             up = []
             for v in ins:
-                if v is not None and v.dtype in HALF:
+                if v is not None and needs_widening(v.dtype):
                     if v not in up_cast:
-                        up_cast[v] = Value(v.type.with_dtype(DType.FLOAT))
-                        nodes.append(Node("cast", (v,), (up_cast[v],), {"to": DType.FLOAT.value, "src": v.dtype.value}, n.name))
+                        up_cast[v] = Value(v.type.with_dtype(_wide(v.dtype)))
+                        nodes.append(Node("cast", (v,), (up_cast[v],), {"to": _wide(v.dtype).value, "src": v.dtype.value}, n.name))
                     v = up_cast[v]
                 up.append(v)
-            outs = [Value(v.type.with_dtype(DType.FLOAT)) if v.dtype in HALF else v for v in n.outputs]
+            outs = [Value(v.type.with_dtype(_wide(v.dtype))) if needs_widening(v.dtype) else v for v in n.outputs]
             nodes.append(Node(n.op, tuple(up), tuple(outs), n.attrs, n.name))
             for old, new in zip(n.outputs, outs):
                 if old is not new:
                     back = Value(old.type, old.name)
-                    nodes.append(Node("cast", (new,), (back,), {"to": old.dtype.value, "src": DType.FLOAT.value}, n.name))
+                    nodes.append(Node("cast", (new,), (back,), {"to": old.dtype.value, "src": new.dtype.value}, n.name))
                     repl[old] = back
         return Graph(g.inputs, [get(v) for v in g.outputs], nodes, g.name)

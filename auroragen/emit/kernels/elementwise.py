@@ -90,20 +90,52 @@ ANY_EXPR = {
 ELEMENTWISE_OPS = sorted(set(FLOAT_EXPR) | set(INT_EXPR) | set(ANY_EXPR) | {"cast", "mod", "gelu", "shift_left", "shift_right"})
 
 
+_DECODE = {
+    DType.FLOAT16: "aurora_f16_to_f32", DType.BFLOAT16: "aurora_bf16_to_f32",
+    DType.FLOAT8E4M3FN: "aurora_f8e4m3fn_to_f32", DType.FLOAT8E4M3FNUZ: "aurora_f8e4m3fnuz_to_f32",
+    DType.FLOAT8E5M2: "aurora_f8e5m2_to_f32", DType.FLOAT8E5M2FNUZ: "aurora_f8e5m2fnuz_to_f32",
+    DType.FLOAT8E8M0: "aurora_f8e8m0_to_f32", DType.FLOAT4E2M1: "aurora_f4e2m1_to_f32",
+    DType.INT4: "aurora_i4_value", DType.INT2: "aurora_i2_value",
+}
+_NARROW_MASK = {DType.INT4: "0xFu", DType.UINT4: "0xFu", DType.INT2: "0x3u", DType.UINT2: "0x3u"}
+_E8M0_MODE = {"up": 0, "down": 1, "nearest": 2}
+
+
+def cast_expression(src: DType, out: DType, saturate: int = 1, round_mode: str = "up") -> str:
+    """The C expression converting a0 (of type src) to out, with ONNX Cast's semantics."""
+    if src in _DECODE:  # encoded: compute on the number it stands for
+        val = f"{_DECODE[src]}(a0)"
+        src = DType.INT32 if src.is_narrow_int else DType.FLOAT
+    elif src in (DType.UINT4, DType.UINT2):
+        val, src = f"(int32_t)(a0 & {_NARROW_MASK[src]})", DType.INT32
+    else:
+        val = "a0"
+    sat = 1 if saturate else 0
+    if out is DType.BOOL:
+        return f"{val} != 0"
+    if out is DType.FLOAT16:
+        return f"aurora_f32_to_f16((float){val})"
+    if out is DType.BFLOAT16:
+        return f"aurora_f32_to_bf16((float){val})"
+    if out is DType.FLOAT8E8M0:
+        return f"aurora_f32_to_f8e8m0((float){val}, {sat}, {_E8M0_MODE[round_mode]})"
+    if out is DType.FLOAT4E2M1:
+        return f"aurora_f32_to_f4e2m1((float){val})"
+    if out.is_narrow_float:
+        return f"aurora_f32_to_{out.short}((float){val}, {sat})"
+    if out.is_narrow_int:  # wraps; a float goes through int32 as ml_dtypes does
+        whole = f"aurora_f32_trunc_i32({val})" if src.is_float else val
+        return f"(uint8_t)((uint64_t){whole} & {_NARROW_MASK[out]})"
+    if src.is_float and out.is_int and not out.is_signed_int and out is not DType.UINT64:
+        return f"(int64_t){val}"  # float -> small unsigned: through int64, as numpy does
+    return val
+
+
 def expression(node: Node) -> str:
     out = node.outputs[0].dtype
     src = node.inputs[0].dtype
     if node.op == "cast":
-        val = {DType.FLOAT16: "aurora_f16_to_f32(a0)", DType.BFLOAT16: "aurora_bf16_to_f32(a0)"}.get(src, "a0")
-        if out is DType.BOOL:
-            return f"{val} != 0"
-        if out is DType.FLOAT16:
-            return f"aurora_f32_to_f16((float){val})"
-        if out is DType.BFLOAT16:
-            return f"aurora_f32_to_bf16((float){val})"
-        if src.is_float and out.is_int and not out.is_signed_int and out is not DType.UINT64:
-            return f"(int64_t){val}"  # float -> small unsigned: through int64, as numpy does
-        return val
+        return cast_expression(src, out, node.attrs.get("saturate", 1), node.attrs.get("round_mode", "up"))
     table_key = src if node.op not in ("where",) else node.inputs[1].dtype
     unsigned = table_key.is_int and not table_key.is_signed_int
     if node.op == "clip":  # leave out a bound at the type's limit: no always-true comparisons

@@ -167,3 +167,21 @@ def plan_tfidf(node: Node, step) -> Plan:
                               max_skip=a["max_skip"], mode=a["mode"], ctype=x.dtype.ctype,
                               weights=array_literals(np.array(a["weights"], np.float32), DType.FLOAT) if a["weights"] else []),
                 what=f"{a['mode']} of {len(a['grams'])} n-grams")
+
+
+@kernel("tree_ensemble")
+def plan_tree_ensemble(node: Node, step) -> Plan:
+    from ...ir.ops.tensor import TREE_MODES
+
+    a = node.attrs
+    x, y = node.inputs[0], node.output
+    lit = lambda v: literal(v, DType.DOUBLE)  # noqa: E731
+    nodes = [dict(mode=TREE_MODES[m], feat=f, split=lit(s), t=t, f=fl, miss=mi, m0=m0, mn=mn)
+             for m, f, s, t, fl, mi, m0, mn in a["nodes"]]
+    return Plan("tree_ensemble", dict(
+        nodes=nodes, roots=list(a["roots"]), targets=[t for t, _ in a["leaves"]], weights=[lit(w) for _, w in a["leaves"]],
+        members=[lit(v) for v in a["members"]], aggregate=a["aggregate"], n_targets=a["n_targets"], rows=x.shape[0],
+        feats=x.shape[1], ctype=x.dtype.ctype, has_member=any(n["mode"] == "member" for n in nodes),
+        init=literal(float(np.finfo(y.dtype.np).max if a["aggregate"] == "min" else np.finfo(y.dtype.np).min), y.dtype)
+        if a["aggregate"] in ("min", "max") else "0"),
+        what=f"{len(a['roots'])} trees of {len(nodes)} branch nodes, {a['aggregate']} over {a['n_targets']} targets")

@@ -125,22 +125,31 @@ def clip(ctx, x, lo=None, hi=None, *, min=None, max=None):
     return ctx.emit("clip", x, min=lo_v, max=hi_v)
 
 
+def _cast(ctx, x, to: DType, saturate, round_mode):
+    if to is x.dtype:
+        return x
+    attrs = {}
+    if to.is_narrow_float:  # the only results these attributes change
+        attrs["saturate"] = int(saturate)
+        if to is DType.FLOAT8E8M0:
+            if round_mode not in ("up", "down", "nearest"):
+                raise ctx.error(f"round_mode {round_mode!r} is not one of up, down, nearest")
+            attrs["round_mode"] = round_mode
+    return ctx.emit("cast", x, to=to.value, src=x.dtype.value, **attrs)
+
+
 @converter("Cast")
 def cast(ctx, x, *, to, saturate=1, round_mode="up"):
     try:
-        DType.from_onnx(to)
+        dt = DType.from_onnx(to)
     except ValueError as e:
         raise ctx.error(str(e)) from None
-    if DType(to) is x.dtype:
-        return x
-    return ctx.emit("cast", x, to=int(to), src=x.dtype.value)
+    return _cast(ctx, x, dt, saturate, round_mode)
 
 
 @converter("CastLike")
 def cast_like(ctx, x, like, *, saturate=1, round_mode="up"):
-    if like.dtype is x.dtype:
-        return x
-    return ctx.emit("cast", x, to=like.dtype.value, src=x.dtype.value)
+    return _cast(ctx, x, like.dtype, saturate, round_mode)
 
 
 @converter("Where")
@@ -155,11 +164,12 @@ def identity(ctx, x):
 
 @converter("Dropout")
 def dropout(ctx, x, ratio=None, training_mode=None, *, seed=None, **legacy):
-    """Inference: the identity; the mask output, if asked for, is all true."""
-    if training_mode is not None and ctx.is_const(training_mode) and bool(ctx.const(training_mode).item()):
-        raise ctx.error("training_mode=true is not supported (inference compiler)")
-    if training_mode is not None and not ctx.is_const(training_mode):
-        raise ctx.error("training_mode must be known at compile time")
+    """Inference, or training with ratio 0: the identity; the mask output, if asked for, is all true.
+    Training mode with a ratio above 0 draws random numbers and is refused."""
+    if training_mode is not None and bool(ctx.const(training_mode, "training_mode").item()):
+        r = float(ctx.const(ratio, "ratio").item()) if ratio is not None else 0.5
+        if r != 0:
+            raise ctx.error(f"training-mode Dropout with ratio {r:g} draws random numbers (only ratio 0 is deterministic)")
     from ...ir import Splat
 
     mask = ctx.constant(Splat(True), x.type.with_dtype(DType.BOOL))

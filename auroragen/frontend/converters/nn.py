@@ -132,11 +132,28 @@ def global_pool(ctx, x):
 
 @converter("BatchNormalization")
 def batch_norm(ctx, x, scale, bias, mean, var, *, epsilon=1e-5, momentum=0.9, spatial=1, training_mode=0, is_test=1, consumed_inputs=None):
-    if training_mode:
-        raise ctx.error("training_mode=1 is not supported (inference compiler)")
     if not spatial:
         raise ctx.error("spatial=0 is not supported")
+    if training_mode:
+        return _batch_norm_training(ctx, x, scale, bias, mean, var, float(epsilon), float(momentum))
     return ctx.emit("batch_norm", x, scale, bias, mean, var, epsilon=float(epsilon))
+
+
+def _batch_norm_training(ctx, x, scale, bias, mean, var, epsilon, momentum):
+    """Normalise with the batch's statistics (population variance over every axis but 1); the other
+    outputs are the running statistics blended with them: running * momentum + batch * (1 - momentum)."""
+    axes = tuple(a for a in range(x.type.rank) if a != 1)
+    bmean = ctx.emit("reduce_mean", x, axes=axes, keepdims=0)
+    shaped = (x.shape[1],) + (1,) * (x.type.rank - 2)
+    dev = ctx.emit("sub", x, ctx.emit("reshape", bmean, shape=shaped))
+    bvar = ctx.emit("reduce_mean", ctx.emit("mul", dev, dev), axes=axes, keepdims=0)
+    y = ctx.emit("batch_norm", x, scale, bias, bmean, bvar, epsilon=epsilon)
+    m, rest = ctx.scalar(momentum, x.dtype), ctx.scalar(1.0 - momentum, x.dtype)
+
+    def blend(running, batch):
+        return ctx.emit("add", ctx.emit("mul", running, m), ctx.emit("mul", batch, rest))
+
+    return (y, blend(mean, bmean), blend(var, bvar))[: ctx.n_outputs]
 
 
 @converter("LayerNormalization")

@@ -39,6 +39,9 @@ def _broadcastable(ctx, p, x, axis, block_size):
 
 
 def _limits(dt: DType):
+    if dt.is_narrow_int:
+        bits = 4 if dt in (DType.INT4, DType.UINT4) else 2
+        return (-(2.0 ** (bits - 1)), 2.0 ** (bits - 1) - 1) if dt in (DType.INT4, DType.INT2) else (0.0, 2.0**bits - 1)
     info = np.iinfo(dt.np)
     return float(info.min), float(info.max)
 
@@ -46,10 +49,17 @@ def _limits(dt: DType):
 @converter("QuantizeLinear")
 def quantize_linear(ctx, x, scale, zero_point=None, *, axis=1, saturate=1, block_size=0, output_dtype=0, precision=0):
     out = zero_point.dtype if zero_point is not None else (DType.from_onnx(output_dtype) if output_dtype else DType.UINT8)
-    if not out.is_int:
+    if not (out.is_int or out.is_narrow) or out is DType.FLOAT8E8M0:
         raise ctx.error(f"quantising to {out.short} is not supported")
     work = DType.FLOAT if x.dtype is not DType.DOUBLE else DType.DOUBLE
-    q = ctx.emit("round", ctx.emit("div", _to_float(ctx, x, work), _to_float(ctx, _broadcastable(ctx, scale, x, axis, block_size), work)))
+    q = ctx.emit("div", _to_float(ctx, x, work), _to_float(ctx, _broadcastable(ctx, scale, x, axis, block_size), work))
+    if out.is_narrow_float:  # x / scale + zero point, rounded once to the float type (to nearest even)
+        if zero_point is not None:
+            q = ctx.emit("add", q, _to_float(ctx, _broadcastable(ctx, zero_point, x, axis, block_size), work))
+        if work is not DType.FLOAT:
+            q = _to_float(ctx, q)
+        return ctx.emit("cast", q, to=out.value, src=DType.FLOAT.value, saturate=int(saturate))
+    q = ctx.emit("round", q)
     if zero_point is not None:
         q = ctx.emit("add", q, _to_float(ctx, _broadcastable(ctx, zero_point, x, axis, block_size), work))
     lo, hi = _limits(out)

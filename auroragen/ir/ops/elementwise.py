@@ -220,14 +220,23 @@ def f32_to_bf16(x: np.ndarray) -> np.ndarray:
     return np.where(nan, ((u >> 16) | 0x40).astype(np.uint16), r)
 
 
-@register("cast", infer=lambda x, to, src=None: x.with_dtype(DType(to)))
-def cast(x, to, src=None):
-    """src names the input's type where numpy cannot (bfloat16 travels as uint16 bits)."""
+def _cast_type(x, to, src=None, saturate=1, round_mode="up"):
+    return x.with_dtype(DType(to))
+
+
+@register("cast", infer=_cast_type)
+def cast(x, to, src=None, saturate=1, round_mode="up"):
+    """src names the input's type where numpy cannot (bfloat16 and the narrow types travel as bits).
+    saturate and round_mode matter for narrow float results only (ONNX Cast's attributes)."""
+    from ..narrow import decode, encode
+
     dt = DType(to)
-    if src == DType.BFLOAT16.value:
-        x = bf16_to_f32(x)
+    if src is not None and DType(src).is_encoded:
+        x = bf16_to_f32(x) if src == DType.BFLOAT16.value else decode(DType(src), x)
     if dt is DType.BFLOAT16:
         return f32_to_bf16(x.astype(np.float32))
+    if dt.is_narrow:
+        return encode(dt, x, saturate, round_mode)
     if dt is DType.BOOL:
         return x != 0
     if x.dtype.kind == "f" and dt.is_int:

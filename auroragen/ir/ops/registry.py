@@ -42,16 +42,26 @@ class OpDef:
 
     def run_typed(self, inputs: list[np.ndarray | None], in_types: list[TensorType | None], attrs: dict,
                   out_types: list[TensorType]) -> list[np.ndarray]:
-        """run() for arrays of known IR types: bfloat16 travels as uint16 bits, so every op
-        that does arithmetic sees it decoded to float32 and its bfloat16 results re-encoded."""
+        """run() for arrays of known IR types: bfloat16 and the narrow types travel as their bits, so every
+        op that does arithmetic sees them decoded and its results in those types re-encoded."""
+        from ..narrow import decode, encode
         from .elementwise import bf16_to_f32, f32_to_bf16
 
-        bf16 = DType.BFLOAT16
-        if self.name in BITWISE_OPS or not any(t is not None and t.dtype is bf16 for t in [*in_types, *out_types]):
+        if self.name in BITWISE_OPS or not any(t is not None and t.dtype.is_encoded for t in [*in_types, *out_types]):
             return self.run(inputs, attrs)
-        args = [bf16_to_f32(a) if t is not None and t.dtype is bf16 else a for a, t in zip(inputs, in_types)]
-        outs = self.run(args, attrs)
-        return [f32_to_bf16(np.asarray(r, np.float32)) if t.dtype is bf16 else r for r, t in zip(outs, out_types)]
+
+        def up(a, t):
+            if t is None or not t.dtype.is_encoded:
+                return a
+            return bf16_to_f32(a) if t.dtype is DType.BFLOAT16 else decode(t.dtype, a)
+
+        def down(r, t):
+            if not t.dtype.is_encoded:
+                return r
+            return f32_to_bf16(np.asarray(r, np.float32)) if t.dtype is DType.BFLOAT16 else encode(t.dtype, r)
+
+        outs = self.run([up(a, t) for a, t in zip(inputs, in_types)], attrs)
+        return [down(r, t) for r, t in zip(outs, out_types)]
 
 
 OPS: dict[str, OpDef] = {}

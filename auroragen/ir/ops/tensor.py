@@ -276,3 +276,48 @@ def tfidf(x, *, mode, min_n, max_n, max_skip, grams, weights, out_len):
         out = out * w
     return out.reshape(_tfidf_type(TensorType(DType.INT64, x.shape), mode=mode, min_n=min_n, max_n=max_n, max_skip=max_skip,
                                    grams=grams, weights=weights, out_len=out_len).shape).astype(np.float32)
+
+
+# -- tree ensembles (ai.onnx.ml TreeEnsemble) -----------------------------------------------
+# nodes: (mode, feature, split, true, false, missing_true, member_start, member_count) per branch node,
+# where a child >= 0 is a node and -1 - k is leaf k; roots: one child reference per tree;
+# leaves: (target, weight); members: the MEMBER nodes' sets, concatenated.
+TREE_MODES = ("leq", "lt", "gte", "gt", "eq", "neq", "member")
+TREE_AGGREGATES = ("average", "sum", "min", "max")
+
+
+def _tree_type(x, *, nodes, roots, leaves, members, aggregate, n_targets):
+    if x.rank != 2:
+        raise ValueError(f"X must be 2-D [rows, features], got rank {x.rank}")
+    return TensorType(x.dtype, (x.shape[0], n_targets))
+
+
+def tree_goes_true(mode: str, v: float, split: float, member_set) -> bool:
+    return {"leq": v <= split, "lt": v < split, "gte": v >= split, "gt": v > split, "eq": v == split, "neq": v != split,
+            "member": v in member_set}[mode]
+
+
+@register("tree_ensemble", infer=_tree_type)
+def tree_ensemble(x, *, nodes, roots, leaves, members, aggregate, n_targets):
+    """Each tree walks from its root to a leaf (a branch goes true when its comparison of the row's
+    feature with the split holds, or the feature is NaN and missing values go true); leaf weights
+    land on their targets, combined by `aggregate`."""
+    out = np.zeros((x.shape[0], n_targets))
+    if aggregate in ("min", "max"):
+        out[:] = np.finfo(x.dtype).max if aggregate == "min" else np.finfo(x.dtype).min
+    for r, row in enumerate(x.astype(np.float64)):
+        for ref in roots:
+            while ref >= 0:
+                mode, feat, split, t, f, miss, m0, mn = nodes[ref]
+                v = row[feat]
+                ref = t if tree_goes_true(TREE_MODES[mode], v, split, set(members[m0:m0 + mn])) or (miss and np.isnan(v)) else f
+            target, w = leaves[-1 - ref]
+            if aggregate == "sum":
+                out[r, target] += w
+            elif aggregate == "average":
+                out[r, target] += w / len(roots)
+            elif aggregate == "min":
+                out[r, target] = min(out[r, target], w)
+            else:
+                out[r, target] = max(out[r, target], w)
+    return out.astype(x.dtype)
