@@ -33,7 +33,7 @@ from .loader import graph_inputs
 
 # (domain, op type) -> converter; the default domain is "" (also spelled "ai.onnx" in models)
 CONVERTERS: dict[tuple[str, str], Callable[..., Any]] = {}
-DOMAINS = ("", "ai.onnx.ml", "ai.onnx.preview.training")
+DOMAINS = ("", "ai.onnx.ml", "ai.onnx.preview", "ai.onnx.preview.training")
 
 
 def converter(*onnx_ops: str, domain: str = ""):

@@ -76,3 +76,15 @@ def encode(dt: DType, x: np.ndarray, saturate: int = 1, round_mode: str = "up") 
     else:
         y = numpy_helper.saturate_cast(x.astype(np.float32), ml_dtype(dt))
     return np.ascontiguousarray(y).view(dt.np).reshape(np.shape(y))
+
+
+def storage_scalar(dt: DType, x: float) -> int | float:
+    """The number x as one element of dt's IR storage: bits for bfloat16 and the narrow types (as their
+    arrays hold them), the value itself otherwise."""
+    if dt is DType.BFLOAT16:
+        from .ops.elementwise import f32_to_bf16
+
+        return int(f32_to_bf16(np.array([x], np.float32))[0])
+    if dt.is_narrow:
+        return int(encode(dt, np.array([x], np.float32))[0])
+    return float(x) if dt.is_float else int(x)

@@ -10,23 +10,6 @@ from . import Plan, broadcast_strides, contiguous_strides, fn_suffix, kernel, nu
 from .reduce import limits
 
 
-def _as2d(node: Node):
-    """Spatial attributes of a 1-D or 2-D op as 2-D (a 1-D op gets H = 1)."""
-    a = node.attrs
-    k = list(a["kernel"])
-    r = len(k)
-    if r > 2:
-        raise NotImplementedError(f"{r}-D aurora.{node.op} is not supported yet")
-    pads = list(a["pads"])
-    if r == 1:
-        return [1] + k, [1] + list(a["strides"]), [1] + list(a["dilations"]), [0, pads[0], 0, pads[1]]
-    return k, list(a["strides"]), list(a["dilations"]), pads
-
-
-def _shape2d(shape):
-    return (shape[0], shape[1], 1, shape[2]) if len(shape) == 3 else tuple(shape)
-
-
 def _valid_range(n_out, n_in, stride, pad, off):
     """Output indices o with 0 <= o*stride - pad + off < n_in, as [lo, hi)."""
     lo = next((o for o in range(n_out) if o * stride - pad + off >= 0), n_out)
@@ -53,43 +36,48 @@ def _present(node: Node, k: int) -> bool:
     return len(node.inputs) > k and node.inputs[k] is not None
 
 
-def _conv_params(node: Node) -> dict:
-    """Shape and window parameters shared by conv and conv_transpose (2-D view)."""
-    x = node.inputs[0]
-    (kh, kw), (sh, sw), (dh, dw), (pt, pl, _pb, _pr) = _as2d(node)
-    n, c, h, wd = _shape2d(x.shape)
-    _, m, oh, ow = _shape2d(node.output.shape)
-    g = node.attrs["group"]
-    return dict(N=n, C=c, H=h, W=wd, M=m, OH=oh, OW=ow, KH=kh, KW=kw, SH=sh, SW=sw, DH=dh, DW=dw, PT=pt, PL=pl,
-                CG=c // g, MG=m // g, has_bias=len(node.inputs) > 2 and node.inputs[2] is not None, ctype=x.dtype.ctype)
+def _conv_params(node: Node, transposed: bool) -> dict:
+    """Shape and window parameters of conv / conv_transpose as 3-D (1-D and 2-D get leading spatial axes of
+    size 1), and per axis and kernel tap the range of loop indices (output for conv, input for the
+    transposed one) whose other index lies inside its tensor."""
+    a = node.attrs
+    x, y = node.inputs[0], node.output
+    r = len(a["kernel"])
+    if r > 3:
+        raise NotImplementedError(f"{r}-D aurora.{node.op} is not supported yet")
+
+    def full(v, fill):
+        return [fill] * (3 - r) + list(v)
+
+    k, s, d, pad = full(a["kernel"], 1), full(a["strides"], 1), full(a["dilations"], 1), full(a["pads"][:r], 0)
+    i, o = full(x.shape[2:], 1), full(y.shape[2:], 1)
+    loop, other = (i, o) if transposed else (o, i)
+    ranges = [[_valid_range(loop[ax], other[ax], s[ax], pad[ax], t * d[ax]) for t in range(k[ax])] for ax in range(3)]
+    g = a["group"]
+    n, c, m = x.shape[0], x.shape[1], y.shape[1]
+    return dict(N=n, C=c, M=m, CG=c // g, MG=m // g, K=k, S=s, Dl=d, P=pad, I=i, O=o,
+                lo=[[lo for lo, _ in rr] for rr in ranges], hi=[[hi for _, hi in rr] for rr in ranges],
+                has_bias=_present(node, 2), ctype=x.dtype.ctype)
 
 
-def _what(node: Node, p: dict) -> str:
-    return (f"{node.op} {p['KH']}x{p['KW']} stride {p['SH']}x{p['SW']} group {node.attrs['group']}: "
+def _what(node: Node) -> str:
+    a = node.attrs
+    return (f"{node.op} {'x'.join(map(str, a['kernel']))} stride {'x'.join(map(str, a['strides']))} group {a['group']}: "
             f"{list(node.inputs[0].shape)} -> {list(node.output.shape)}")
 
 
 @kernel("conv")
 def plan_conv(node: Node, step) -> Plan:
-    """Per kernel tap, the output rows/columns whose input index is inside the image."""
-    p = _conv_params(node)
-    rows = [_valid_range(p["OH"], p["H"], p["SH"], p["PT"], k * p["DH"]) for k in range(p["KH"])]
-    cols = [_valid_range(p["OW"], p["W"], p["SW"], p["PL"], k * p["DW"]) for k in range(p["KW"])]
-    p.update(oh_lo=[r[0] for r in rows], oh_hi=[r[1] for r in rows], ow_lo=[r[0] for r in cols], ow_hi=[r[1] for r in cols])
+    p = _conv_params(node, transposed=False)
     residual = _present(node, 3)
     act = _act(node)
     p.update(residual=residual, epilogue=act if residual or act != "a0" else "")
-    return Plan("conv", p, what=_what(node, p) + _epi_text(node))
+    return Plan("conv", p, what=_what(node) + _epi_text(node))
 
 
 @kernel("conv_transpose")
 def plan_conv_transpose(node: Node, step) -> Plan:
-    """Per kernel tap, the input rows/columns whose output index is inside the result."""
-    p = _conv_params(node)
-    rows = [_valid_range(p["H"], p["OH"], p["SH"], p["PT"], k * p["DH"]) for k in range(p["KH"])]
-    cols = [_valid_range(p["W"], p["OW"], p["SW"], p["PL"], k * p["DW"]) for k in range(p["KW"])]
-    p.update(ih_lo=[r[0] for r in rows], ih_hi=[r[1] for r in rows], iw_lo=[r[0] for r in cols], iw_hi=[r[1] for r in cols])
-    return Plan("conv_transpose", p, what=_what(node, p))
+    return Plan("conv_transpose", _conv_params(node, transposed=True), what=_what(node))
 
 
 @kernel("max_pool", "average_pool", "lp_pool")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...ir.narrow import storage_scalar
 from ...ir.types import DType
 from ..importer import converter
 
@@ -74,7 +75,7 @@ def attention(ctx, q, k, v, attn_mask=None, past_key=None, past_value=None, nonp
             r = attn_mask.type.rank
             pads = (0,) * (2 * r - 1) + (pad,)
             attn_mask = ctx.emit("pad", attn_mask, pads=pads, mode="constant",
-                                 value=0 if attn_mask.dtype is DType.BOOL else float("-inf"))
+                                 value=0 if attn_mask.dtype is DType.BOOL else storage_scalar(attn_mask.dtype, -np.inf))
         if attn_mask.dtype is DType.BOOL:
             attn_mask = ctx.emit("where", attn_mask, _zero(ctx, dt), ninf)
         bias = attn_mask
@@ -121,7 +122,15 @@ def attention(ctx, q, k, v, attn_mask=None, past_key=None, past_value=None, nonp
 
         k, v = repeat(k), repeat(v)
 
-    qk = ctx.emit("matmul", ctx.emit("mul", q, s), ctx.emit("transpose", ctx.emit("mul", k, s), perm=(0, 1, 3, 2)))
+    qs, ks = ctx.emit("mul", q, s), ctx.emit("mul", k, s)
+    out_dt = dt
+    if dt in (DType.FLOAT16, DType.BFLOAT16):  # the rest in float, rounded once at the end
+        f = DType.FLOAT.value
+        qs, ks, v = (ctx.emit("cast", t, to=f, src=dt.value) for t in (qs, ks, v))
+        if bias is not None:
+            bias = ctx.emit("cast", bias, to=f, src=dt.value)
+        dt = DType.FLOAT
+    qk = ctx.emit("matmul", qs, ctx.emit("transpose", ks, perm=(0, 1, 3, 2)))
     if softcap and softcap > 0:
         c = ctx.scalar(softcap, dt)
         qk = ctx.emit("mul", ctx.emit("tanh", ctx.emit("div", qk, c)), c)
@@ -144,6 +153,57 @@ def attention(ctx, q, k, v, attn_mask=None, past_key=None, past_value=None, nonp
     if qk_matmul_output_mode == 3:
         qk_out = probs
     y = ctx.emit("matmul", probs, v)
+    if out_dt is not dt:
+        y, qk_out = (ctx.emit("cast", t, to=out_dt.value, src=dt.value) for t in (y, qk_out))
     if three_d:
         y = ctx.emit("reshape", ctx.emit("transpose", y, perm=(0, 2, 1, 3)), shape=(batch, q_len, qh * v.shape[3]))
     return y, present_k, present_v, qk_out
+
+
+@converter("FlexAttention", domain="ai.onnx.preview")
+def flex_attention(ctx, q, k, v, *, scale=None, score_mod=None, prob_mod=None, softmax_precision=None):
+    """softmax(score_mod((Q s)(K s)^T)) then prob_mod, times V, with s = sqrt(scale) in Q's type; the
+    scores onwards in softmax_precision (float for half types); K/V heads repeat for grouped queries."""
+    if not q.type.rank == k.type.rank == v.type.rank == 4:
+        raise ctx.error("Q, K and V must be 4-D [batch, heads, sequence, head size]")
+    dt = q.dtype
+    qh, kvh = q.shape[1], k.shape[1]
+    if qh != kvh:
+        if qh % kvh:
+            raise ctx.error(f"{qh} query heads do not group over {kvh} key/value heads")
+        reps = qh // kvh
+
+        def repeat(t):
+            b_, h_, s_, d_ = t.shape
+            t = ctx.emit("expand", ctx.emit("reshape", t, shape=(b_, h_, 1, s_, d_)), shape=(b_, h_, reps, s_, d_))
+            return ctx.emit("reshape", t, shape=(b_, h_ * reps, s_, d_))
+
+        k, v = repeat(k), repeat(v)
+    if scale is None:
+        scale = 1.0 / np.sqrt(q.shape[3])
+    s = ctx.scalar(float(np.sqrt(np.float32(scale))), dt)
+    scores = ctx.emit("matmul", ctx.emit("mul", q, s), ctx.emit("transpose", ctx.emit("mul", k, s), perm=(0, 1, 3, 2)))
+    if softmax_precision is not None:
+        work = DType.from_onnx(softmax_precision)
+    else:
+        work = DType.FLOAT if dt in (DType.FLOAT16, DType.BFLOAT16) else dt
+    if work is not dt:
+        scores = ctx.emit("cast", scores, to=work.value, src=dt.value)
+
+    def modify(graph, x, what):
+        if graph is None:
+            return x
+        if len(graph.input) != 1 or len(graph.output) != 1:
+            raise ctx.error(f"{what} must take one input and give one output")
+        name = (ctx.node_name, ctx.op_type)
+        (y,) = ctx.subgraph(graph, {graph.input[0].name: x})
+        ctx.node_name, ctx.op_type = name
+        if y.shape != x.shape:
+            y = ctx.emit("expand", y, shape=x.shape)
+        return y if y.dtype is work else ctx.emit("cast", y, to=work.value, src=y.dtype.value)
+
+    scores = modify(score_mod, scores, "score_mod")
+    probs = modify(prob_mod, ctx.emit("softmax", scores, axis=3), "prob_mod")
+    vw = v if v.dtype is work else ctx.emit("cast", v, to=work.value, src=v.dtype.value)
+    y = ctx.emit("matmul", probs, vw)
+    return y if work is v.dtype else ctx.emit("cast", y, to=v.dtype.value, src=work.value)

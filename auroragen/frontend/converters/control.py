@@ -70,14 +70,19 @@ def loop(ctx, trip=None, cond=None, *state, body):
 
 @converter("Scan")
 def scan(ctx, *ins, body, num_scan_inputs, scan_input_axes=None, scan_input_directions=None, scan_output_axes=None,
-         scan_output_directions=None):
+         scan_output_directions=None, directions=None):
     if ctx.opset < 9:
-        raise ctx.error("Scan-8 (with sequence_lens and a batch axis) is not supported")
+        return _scan8(ctx, *ins, body=body, num_scan_inputs=num_scan_inputs, directions=directions)
     n_state = len(ins) - num_scan_inputs
     states, xs = list(ins[:n_state]), ins[n_state:]
     in_axes = [a % x.type.rank for a, x in zip(scan_input_axes or [0] * len(xs), xs)]
-    in_dirs = scan_input_directions or [0] * len(xs)
+    return _unroll_scan(ctx, body, states, xs, in_axes, scan_input_directions or [0] * len(xs), scan_output_axes,
+                        scan_output_directions)
+
+
+def _unroll_scan(ctx, body, states, xs, in_axes, in_dirs, out_axes=None, out_dirs=None):
     length = xs[0].shape[in_axes[0]] if xs else 0
+    n_state = len(states)
     names = [i.name for i in body.input]
     collected: list[list] = []
     for t in range(length):
@@ -93,12 +98,33 @@ def scan(ctx, *ins, body, num_scan_inputs, scan_input_axes=None, scan_input_dire
         collected = collected or [[] for _ in outs[n_state:]]
         for k, s in enumerate(outs[n_state:]):
             collected[k].append(s)
-    out_axes = scan_output_axes or [0] * len(collected)
-    out_dirs = scan_output_directions or [0] * len(collected)
+    out_axes = out_axes or [0] * len(collected)
+    out_dirs = out_dirs or [0] * len(collected)
     stacked = [_stack(ctx, parts[::-1] if d else parts, ax, "Scan") for parts, ax, d in zip(collected, out_axes, out_dirs)]
-    return states + stacked
+    return list(states) + stacked
 
 
+def _scan8(ctx, sequence_lens, *ins, body, num_scan_inputs, directions):
+    """Scan-8: every input has a leading batch axis (scan inputs scan along axis 1); the body runs per
+    batch entry. sequence_lens, when given, must be known and give every entry the full length."""
+    n_state = len(ins) - num_scan_inputs
+    states, xs = list(ins[:n_state]), list(ins[n_state:])
+    batch = (states + xs)[0].shape[0]
+    if sequence_lens is not None:
+        full = xs[0].shape[1] if xs else 0
+        if any(int(v) != full for v in ctx.const(sequence_lens, "sequence_lens").reshape(-1)):
+            raise ctx.error(f"sequence_lens other than the full length {full} are not supported")
+
+    def entry(v, b):
+        part = ctx.emit("slice", v, starts=(b,) + (0,) * (v.type.rank - 1), ends=(b + 1,) + v.shape[1:],
+                        steps=(1,) * v.type.rank)
+        return ctx.emit("reshape", part, shape=v.shape[1:])
+
+    per_batch = []
+    for b in range(batch):
+        per_batch.append(_unroll_scan(ctx, body, [entry(s, b) for s in states], [entry(x, b) for x in xs], [0] * len(xs),
+                                      directions or [0] * len(xs)))
+    return [_stack(ctx, [outs[k] for outs in per_batch], 0, "Scan") for k in range(len(per_batch[0]))]
 
 
 @converter("NonZero", "Unique", "Compress", "NonMaxSuppression")

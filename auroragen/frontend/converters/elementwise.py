@@ -18,7 +18,7 @@ _UNARY = {
 _BINARY = {
     "Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div", "Pow": "pow", "And": "and", "Or": "or", "Xor": "xor",
     "Equal": "equal", "Less": "less", "Greater": "greater", "LessOrEqual": "less_or_equal",
-    "GreaterOrEqual": "greater_or_equal", "PRelu": "prelu",
+    "GreaterOrEqual": "greater_or_equal",
     "BitwiseAnd": "bitwise_and", "BitwiseOr": "bitwise_or", "BitwiseXor": "bitwise_xor",
 }
 
@@ -45,6 +45,14 @@ for _onnx, _op in _UNARY.items():
     converter(_onnx)(_unary(_op))
 for _onnx, _op in _BINARY.items():
     converter(_onnx)(_binary(_op))
+
+
+@converter("PRelu")
+def prelu(ctx, x, slope):
+    """Before opset 7 a 1-D slope of x's channel count applies per channel (axis 1), as PyTorch exported it."""
+    if ctx.opset < 7 and slope.type.rank == 1 and x.type.rank > 2 and slope.shape[0] == x.shape[1] > 1:
+        slope = ctx.emit("reshape", slope, shape=(x.shape[1],) + (1,) * (x.type.rank - 2))
+    return ctx.emit("prelu", x, slope)
 
 
 @converter("Sum", "Max", "Min", "Mean")

@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from ...ir import Splat
+from ...ir.narrow import storage_scalar
 from ...ir.types import DType, TensorType
 from ..importer import converter
 
@@ -192,12 +193,15 @@ def pad(ctx, x, pads_in=None, value_in=None, axes_in=None, *, mode="constant", p
         raise ctx.error(f"pads has {len(p)} entries, expected {2 * r}")
     if mode not in ("constant", "reflect", "edge", "wrap"):
         raise ctx.error(f"mode {mode!r} is not supported")
-    v = ctx.const(value_in, "constant_value").item() if value_in is not None and ctx.opset >= 11 else value
+    if value_in is not None and ctx.opset >= 11:
+        v = ctx.const(value_in, "constant_value").item()  # already in x's storage (bits for bfloat16)
+    else:
+        v = storage_scalar(x.dtype, value)
     if mode == "reflect" and any(p[i] >= x.shape[i] or p[i + r] >= x.shape[i] for i in range(r) if p[i] or p[i + r]):
         raise ctx.error("reflect padding must be smaller than the padded dimension")
     if not any(p):
         return x
-    v = float(v) if x.dtype.is_float else int(v)
+    v = float(v) if x.dtype.is_float and not x.dtype.is_encoded else int(v)
     return ctx.emit("pad", x, pads=tuple(p), mode=mode, value=v)
 
 
