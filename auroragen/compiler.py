@@ -18,6 +18,7 @@ from .errors import AuroraError
 from .ir import Graph
 from .passes import DEFAULT_LEVEL, run_pipeline, select
 from .schedule import Schedule, build_schedule
+from .schedule.lower import lower
 from .schedule.target import IMPLEMENTED, TARGETS
 
 C_KEYWORDS = {
@@ -88,7 +89,7 @@ def compile_graph(graph: Graph, target: str = "generic", out_dir: str | os.PathL
     if target not in IMPLEMENTED:
         raise AuroraError(f"target {target!r} is not implemented yet (implemented: {', '.join(IMPLEMENTED)})")
     t0 = time.perf_counter()
-    sched = build_schedule(graph, TARGETS[target])
+    sched = build_schedule(lower(graph, TARGETS[target]), TARGETS[target])
     out = Path(out_dir)
     _check_out(out)
     parent = out.resolve().parent

@@ -66,6 +66,7 @@ class _Emitter:
         self.weights: dict[Value, dict] = {}
         self.tensors: dict[Value, _Tensor] = {}
         self.kernels: dict[str, dict] = {}  # body+signature -> kernel
+        self.helpers: dict[str, None] = {}  # rendered helper functions (microkernels), in first-use order
         self.calls: list[dict] = []
 
     # -- constant data -------------------------------------------------------
@@ -130,6 +131,9 @@ class _Emitter:
         for k, v in enumerate(outs):
             params.append(f"{v.dtype.ctype} *restrict out{k}")
             args.append(self.tensor(v, writable=True))
+        for template, hp in plan.helpers:
+            text = render(f"kernels/{template}.c.j2", omp=self.openmp, vec_isa=self.s.target.vec_isa, **hp)
+            self.helpers.setdefault(text, None)
         body = reindent(render(f"kernels/{plan.template}.c.j2", omp=self.openmp, **plan.params))
         sig = ", ".join(params) or "void"
         key = sig + "\n" + body + str(plan.can_fail)
@@ -159,7 +163,7 @@ def emit(sched: Schedule, out_dir: Path, *, prefix: str, command: str, openmp: b
                   arena_bytes=sched.memory.arena_bytes, lower_bound=sched.memory.lower_bound)
     files = {
         f"{P}.h": render("header.h.j2", **common),
-        f"{P}.c": render("model.c.j2", **common, command=c_comment(command, 400), kernels=list(e.kernels.values()),
+        f"{P}.c": render("model.c.j2", **common, command=c_comment(command, 400), kernels=list(e.kernels.values()), helpers=list(e.helpers),
                          tensors=[dict(decl=x.decl, comment=x.comment) for x in e.tensors.values()], calls=e.calls),
         f"{P}_weights.h": render("weights.h.j2", **common, weights=weights),
         f"{P}_weights.c": render("weights.c.j2", **common, weights=weights),
@@ -172,11 +176,12 @@ def emit(sched: Schedule, out_dir: Path, *, prefix: str, command: str, openmp: b
     files["Makefile"] = render(
         "Makefile.j2", **common, default_cc=t.default_cc, isa_flags=t.isa_flags, pic=not t.freestanding,
         shared=not t.freestanding, openmp=openmp, sources=[f"{P}.c", f"{P}_weights.c"], asm_sources=asm,
-        headers=[f"{P}.h", f"{P}_weights.h", "aurora_rt.h"],
+        headers=[f"{P}.h", f"{P}_weights.h", "aurora_rt.h", "aurora_vec.h"],
     )
     for name, text in files.items():
         (out_dir / name).write_text(text, encoding="utf-8")
     if blob:
         (out_dir / f"{P}_weights.bin").write_bytes(blob)
-    shutil.copyfile(_PKG / "runtime_c" / "aurora_rt.h", out_dir / "aurora_rt.h")
-    return sorted(list(files) + (["aurora_rt.h"] + ([f"{P}_weights.bin"] if blob else [])))
+    for h in ("aurora_rt.h", "aurora_vec.h"):
+        shutil.copyfile(_PKG / "runtime_c" / h, out_dir / h)
+    return sorted(list(files) + (["aurora_rt.h", "aurora_vec.h"] + ([f"{P}_weights.bin"] if blob else [])))

@@ -8,7 +8,7 @@ never graphs. Every op of the IR must have a builder (tests check it).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from math import prod
 from typing import Any
 
@@ -24,6 +24,7 @@ class Plan:
     can_fail: bool = False  # the kernel returns an AURORA_* code
     inputs: list[int] | None = None  # which node inputs it reads (default: all present ones)
     what: str = ""  # a one-line description for the comment above the kernel
+    helpers: list[tuple[str, dict]] = field(default_factory=list)  # (template, params) rendered once per file, above
 
 
 def kernel(*ops: str):

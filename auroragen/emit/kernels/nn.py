@@ -24,7 +24,7 @@ def _act(node: Node) -> str:
     from .elementwise import activation_expr
 
     act = node.attrs.get("activation")
-    return activation_expr(act, node.attrs.get("act_params", ()), node.output.dtype) if act else "a0"
+    return activation_expr(act, node.attrs.get("act_params", ()), node.outputs[0].dtype) if act else "a0"
 
 
 def _epi_text(node: Node) -> str:
@@ -41,7 +41,7 @@ def _conv_params(node: Node, transposed: bool) -> dict:
     size 1), and per axis and kernel tap the range of loop indices (output for conv, input for the
     transposed one) whose other index lies inside its tensor."""
     a = node.attrs
-    x, y = node.inputs[0], node.output
+    x, y = node.inputs[0], node.outputs[0]
     r = len(a["kernel"])
     if r > 3:
         raise NotImplementedError(f"{r}-D aurora.{node.op} is not supported yet")
@@ -63,7 +63,7 @@ def _conv_params(node: Node, transposed: bool) -> dict:
 def _what(node: Node) -> str:
     a = node.attrs
     return (f"{node.op} {'x'.join(map(str, a['kernel']))} stride {'x'.join(map(str, a['strides']))} group {a['group']}: "
-            f"{list(node.inputs[0].shape)} -> {list(node.output.shape)}")
+            f"{list(node.inputs[0].shape)} -> {list(node.outputs[0].shape)}")
 
 
 @kernel("conv")
@@ -254,3 +254,34 @@ def plan_roi_align(node: Node, step) -> Plan:
     return Plan("roi_align", dict(R=rois.shape[0], N=x.shape[0], C=x.shape[1], H=x.shape[2], W=x.shape[3], OH=a["out_h"], OW=a["out_w"],
                                   sampling=a["sampling_ratio"], scale=repr(float(a["spatial_scale"])), half_pixel=a["half_pixel"],
                                   mode=a["mode"], ctype=x.dtype.ctype), can_fail=True, what=f"roi align ({a['mode']})")
+
+
+@kernel("conv_gemm")
+def plan_conv_gemm(node: Node, step) -> Plan:
+    """im2col panels of nc output pixels at a time into the workspace, then the microkernel over every
+    (weight row panel, pixel panel) pair, with bias, residual and activation applied as each tile is stored."""
+    a = node.attrs
+    p = _conv_params(node, transposed=False)
+    mr, nv, nr = a["mr"], a["nv"], a["nr"]
+    kk = p["CG"] * p["K"][0] * p["K"][1] * p["K"][2]
+    one = p["K"] == [1, 1, 1] and p["S"] == [1, 1, 1] and p["P"] == [0, 0, 0]
+    residual = _present(node, 3)
+    p.update(KK=kk, MR=mr, NR=nr, NV=nv, NC=a["nc"], MP=-(-p["MG"] // mr), G=a["group"], one=one, residual=residual,
+             act=_act(node))
+    return Plan("conv_gemm", p, helpers=[("gemm_micro", dict(mr=mr, nv=nv))],
+                what=_what(node) + _epi_text(node) + f" as GEMM, {mr}x{nr} tiles")
+
+
+@kernel("dense")
+def plan_dense(node: Node, step) -> Plan:
+    """Blocks of mr rows of x (packed into the workspace) times every column panel of W with the
+    mr-row microkernel; leftover rows one at a time with the 1-row microkernel (x read in place)."""
+    a = node.attrs
+    x = node.inputs[0]
+    rows = numel(x.shape[:-1])
+    mr, nv, nr = a["mr"], a["nv"], a["nr"]
+    helpers = [("gemm_micro", dict(mr=1, nv=nv))] + ([("gemm_micro", dict(mr=mr, nv=nv))] if rows >= mr else [])
+    p = dict(M=rows, K=a["k"], N=a["n"], MR=mr, NV=nv, NR=nr, Q=-(-a["n"] // nr), has_bias=_present(node, 2),
+             residual=_present(node, 3), act=_act(node), blocked=rows >= mr)
+    return Plan("dense", p, helpers=helpers,
+                what=f"dense {list(x.shape)} x [{a['k']}, {a['n']}]" + _epi_text(node) + f", {mr}x{nr} tiles")

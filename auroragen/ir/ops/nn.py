@@ -139,6 +139,74 @@ def conv(x, w, b=None, residual=None, *, kernel, strides, dilations, pads, group
     return epilogue(y, residual, activation, act_params).astype(x.dtype)
 
 
+# -- convolution as a packed GEMM (target lowering) -------------------------------------------
+# The weights of each group, [M/g, C/g * kernel], padded to a multiple of mr rows and stored panel by
+# panel: [group][row panel][k][mr], so a microkernel reads mr weights per k contiguously. The second
+# output is the kernel's workspace (im2col panels of the input), sized by the lowering.
+
+
+def pack_conv_weights(w: np.ndarray, group: int, mr: int) -> np.ndarray:
+    mg, k = w.shape[0] // group, int(np.prod(w.shape[1:]))
+    panels = -(-mg // mr)
+    a = np.zeros((group, panels * mr, k), w.dtype)
+    a[:, :mg] = w.reshape(group, mg, k)
+    return np.ascontiguousarray(a.reshape(group, panels, mr, k).transpose(0, 1, 3, 2)).reshape(-1)
+
+
+def unpack_conv_weights(wp: np.ndarray, wshape, group: int, mr: int) -> np.ndarray:
+    mg, k = wshape[0] // group, int(np.prod(wshape[1:]))
+    panels = -(-mg // mr)
+    a = wp.reshape(group, panels, k, mr).transpose(0, 1, 3, 2).reshape(group, panels * mr, k)
+    return np.ascontiguousarray(a[:, :mg]).reshape(wshape)
+
+
+def _conv_gemm_type(x, wp, b=None, residual=None, *, wshape, mr, nv, nr, nc, work, **conv_attrs):
+    return [_conv_type(x, TensorType(x.dtype, tuple(wshape)), b, residual, **conv_attrs), TensorType(x.dtype, (work,))]
+
+
+@register("conv_gemm", infer=_conv_gemm_type)
+def conv_gemm(x, wp, b=None, residual=None, *, wshape, mr, nv, nr, nc, work, **conv_attrs):
+    """conv with its weights packed for the GEMM microkernel (see pack_conv_weights): tiles of mr rows by
+    nr = nv vectors of columns; nc input columns (output pixels) are packed at a time into the workspace
+    output, which holds nothing afterwards."""
+    w = unpack_conv_weights(wp, wshape, conv_attrs["group"], mr)
+    return conv(x, w, b, residual, **conv_attrs), np.zeros(work, x.dtype)
+
+
+# -- dense: x[..., K] @ W[K, N] with W packed in column panels (target lowering of matmul / gemm) ------
+
+
+def pack_dense_weights(w: np.ndarray, nr: int) -> np.ndarray:
+    """W [K, N] as ceil(N / nr) panels of [K][nr] (zero columns pad the last)."""
+    k, n = w.shape
+    panels = -(-n // nr)
+    p = np.zeros((k, panels * nr), w.dtype)
+    p[:, :n] = w
+    return np.ascontiguousarray(p.reshape(k, panels, nr).transpose(1, 0, 2)).reshape(-1)
+
+
+def unpack_dense_weights(wp: np.ndarray, k: int, n: int, nr: int) -> np.ndarray:
+    panels = -(-n // nr)
+    return np.ascontiguousarray(wp.reshape(panels, k, nr).transpose(1, 0, 2).reshape(k, panels * nr)[:, :n])
+
+
+def _dense_type(x, wp, bias=None, residual=None, *, k, n, mr, nv, nr, activation=None, act_params=()):
+    if x.shape[-1] != k:
+        raise ValueError(f"input's last dimension {x.shape[-1]} is not {k}")
+    y = x.with_shape(x.shape[:-1] + (n,))
+    return [_check_residual(y, residual), TensorType(x.dtype, (max(k * mr, 1),))]
+
+
+@register("dense", infer=_dense_type)
+def dense(x, wp, bias=None, residual=None, *, k, n, mr, nv, nr, activation=None, act_params=()):
+    """x @ W (+ bias over the last axis) (+ residual), activation; W packed by pack_dense_weights for a
+    microkernel of mr rows by nr = nv vectors; the second output is the workspace (mr rows of x, packed)."""
+    y = x.astype(np.float64) @ unpack_dense_weights(wp, k, n, nr).astype(np.float64)
+    if bias is not None:
+        y = y + bias
+    return epilogue(y, residual, activation, act_params).astype(x.dtype), np.zeros(max(k * mr, 1), x.dtype)
+
+
 def _conv_t_type(x, w, b=None, *, kernel, strides, dilations, pads, group, output_padding):
     r = len(kernel)
     if x.shape[1] != w.shape[0]:

@@ -1,0 +1,95 @@
+"""Target lowering: rewrite ops into the forms the target's fast kernels take, after the graph passes.
+
+conv -> conv_gemm: a float convolution with constant weights and at least a few output channels
+per group runs as a GEMM over packed weights (packed here, once, at compile time: the microkernel's
+row panels) and im2col panels of the input packed at run time into a workspace in the arena.
+Depthwise and other thin-group convolutions keep the direct kernel.
+
+matmul / gemm -> dense: x[..., K] @ W with constant 2-D float W packed in the microkernel's column
+panels (gemm's alpha and transposed B folded in), bias along the last axis, residual and activation
+in the store.
+"""
+
+from __future__ import annotations
+
+from math import prod
+
+import numpy as np
+
+from ..ir import Graph
+from ..ir.ops.nn import pack_conv_weights, pack_dense_weights
+from ..ir.types import DType
+from ..passes.dce import DeadCodeElimination
+from ..passes.rewrite import Rewriter
+from .target import Target
+
+B_BLOCK_FLOATS = 32768  # input panels packed per block: 128 KiB, to stay in L2 beside a weight panel
+
+
+def conv_block_columns(k: int, pixels: int, nr: int) -> int:
+    """Output pixels whose input panels are packed at once: a multiple of nr, at most the padded pixel count."""
+    full = -(-pixels // nr) * nr
+    return max(nr, min(full, B_BLOCK_FLOATS // max(k, 1) // nr * nr))
+
+
+def _dense_weights(rw: Rewriter, v):
+    """A constant's array, unless it is a splat (packing would turn a one-number constant into a full one)."""
+    c = rw.const(v)
+    return c if isinstance(c, np.ndarray) else None
+
+
+def lower(g: Graph, target: Target) -> Graph:
+    rw = Rewriter(g)
+    changed = False
+    for n in g.nodes:
+        if n.op in ("matmul", "gemm") and _lower_dense(rw, n, target):
+            changed = True
+            continue
+        w = _dense_weights(rw, n.inputs[1]) if n.op == "conv" else None
+        if w is None or n.output.dtype is not DType.FLOAT or w.shape[0] // n.attrs["group"] < min(4, target.gemm_mr):
+            rw.keep(n)
+            continue
+        group, mr, nr = n.attrs["group"], target.gemm_mr, target.gemm_nr
+        k = prod(w.shape[1:])
+        pixels = prod(n.output.shape[2:])
+        nc = conv_block_columns(k, pixels, nr)
+        wp = rw.constant(pack_conv_weights(w, group, mr))
+        ins = (n.inputs[0], wp, *n.inputs[2:])
+        attrs = dict(n.attrs, wshape=tuple(w.shape), mr=mr, nv=target.gemm_nv, nr=nr, nc=nc, work=k * nc)
+        y, _work = rw.emit("conv_gemm", ins, attrs, n.name)
+        rw.replace(n.output, y)
+        changed = True
+    return DeadCodeElimination().apply(rw.graph()) if changed else g
+
+
+def _lower_dense(rw: Rewriter, n, target: Target) -> bool:
+    a, b = n.inputs[0], n.inputs[1]
+    w = _dense_weights(rw, b)
+    if w is None or w.ndim != 2 or n.output.dtype is not DType.FLOAT or a.type.rank < 1:
+        return False
+    bias = n.inputs[2] if len(n.inputs) > 2 else None
+    residual = n.inputs[3] if len(n.inputs) > 3 else None
+    if n.op == "gemm":
+        at = n.attrs
+        if at["trans_a"]:
+            return False
+        w = (w.T if at["trans_b"] else w) * np.float32(at["alpha"])
+        if bias is not None:
+            c = rw.array(bias)
+            kn = w.shape[1]
+            if c is not None and c.size in (1, kn) and (c.ndim < 2 or c.shape[0] == 1):
+                bias = rw.constant((np.broadcast_to(c.reshape(-1), (kn,)) * np.float32(at["beta"])).astype(np.float32))
+            elif at["beta"] == 1.0 and bias.shape in ((kn,), (1, kn)):
+                bias = rw.emit("reshape", (bias,), {"shape": (kn,)})[0] if bias.type.rank == 2 else bias
+            else:
+                return False
+    elif a.type.rank == 1:
+        return False  # a vector times a matrix drops an axis: the plain kernel handles it
+    k, cols = w.shape
+    mr, nr = target.gemm_mr, target.gemm_nr
+    wp = rw.constant(pack_dense_weights(np.ascontiguousarray(w, np.float32), nr))
+    attrs = dict(k=k, n=cols, mr=mr, nv=target.gemm_nv, nr=nr, activation=n.attrs.get("activation"),
+                 act_params=n.attrs.get("act_params", ()))
+    y, _work = rw.emit("dense", (a, wp, bias, residual), attrs, n.name)
+    rw.replace(n.output, y)
+    return True

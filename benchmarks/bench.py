@@ -1,0 +1,188 @@
+"""auroragen against onnxruntime on the same machine, in one process, alternating runs.
+
+    python benchmarks/bench.py [--targets generic,avx2] [--models resnet18,mlp] [--runs 20] [--csv FILE]
+
+For each model and target: export (torch==2.13.0, cached in benchmarks/.cache), compile
+(timing load, passes, emit and cc), then time P_run through cffi and an onnxruntime
+session (one thread each) alternately after a warm-up, and report medians and their
+ratio. Prints a table and writes a CSV. Machines are shared: compare ratios from one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = ROOT / "benchmarks" / ".cache"
+sys.path.insert(0, str(ROOT / "tests"))
+
+
+def _torch_models():
+    import torch
+    import torch_models as tm
+    from torch import nn
+
+    class LSTMModel(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = nn.LSTM(64, 128, num_layers=2, batch_first=True)
+            self.head = nn.Linear(128, 10)
+
+        def forward(self, x):
+            y, _ = self.lstm(x)
+            return self.head(y[:, -1])
+
+    class DSCNN(nn.Module):
+        """Keyword spotting DS-CNN (small): 49x10 MFCC, a 10x4 conv, 4 depthwise-separable blocks."""
+
+        def __init__(self, c=64, classes=12):
+            super().__init__()
+            layers = [nn.Conv2d(1, c, (10, 4), stride=(2, 2), padding=(5, 1)), nn.BatchNorm2d(c), nn.ReLU()]
+            for _ in range(4):
+                layers += [nn.Conv2d(c, c, 3, padding=1, groups=c), nn.BatchNorm2d(c), nn.ReLU(),
+                           nn.Conv2d(c, c, 1), nn.BatchNorm2d(c), nn.ReLU()]
+            self.body = nn.Sequential(*layers)
+            self.head = nn.Linear(c, classes)
+
+        def forward(self, x):
+            return self.head(self.body(x).mean((2, 3)))
+
+    class MLP3(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, 10))
+
+        def forward(self, x):
+            return self.net(x)
+
+    torch.manual_seed(0)
+    return {
+        "resnet18": lambda: (tm.ResNet18(), torch.randn(1, 3, 224, 224)),
+        "mobilenetv2": lambda: (tm.MobileNetV2(), torch.randn(1, 3, 224, 224)),
+        "transformer": lambda: (tm.Encoder(d=256, heads=4, ff=1024, layers=4), torch.randint(0, 100, (1, 128))),
+        "mlp": lambda: (MLP3(), torch.randn(1, 784)),
+        "lstm": lambda: (LSTMModel(), torch.randn(1, 32, 64)),
+        "ds-cnn": lambda: (DSCNN(), torch.randn(1, 1, 49, 10)),
+    }
+
+
+MODELS = ["resnet18", "mobilenetv2", "transformer", "mlp", "lstm", "ds-cnn"]
+
+
+def model_path(name: str) -> Path:
+    path = CACHE / f"{name}.onnx"
+    if not path.exists():
+        import torch_models as tm
+
+        CACHE.mkdir(parents=True, exist_ok=True)
+        module, example = _torch_models()[name]()
+        m = tm.export(module, example, dynamo=False, opset=17)
+        onnx.save(m, str(path))
+    return path
+
+
+def feeds_for(model: onnx.ModelProto) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(0)
+    out = {}
+    inits = {t.name for t in model.graph.initializer}
+    for vi in model.graph.input:
+        if vi.name in inits:
+            continue
+        tt = vi.type.tensor_type
+        shape = [d.dim_value for d in tt.shape.dim]
+        dt = onnx.helper.tensor_dtype_to_np_dtype(tt.elem_type)
+        out[vi.name] = rng.integers(0, 100, shape).astype(dt) if dt.kind == "i" else rng.standard_normal(shape).astype(dt)
+    return out
+
+
+def time_pair(fa, fb, runs: int, warmup: int = 3) -> tuple[list[float], list[float]]:
+    for _ in range(warmup):
+        fa()
+        fb()
+    ta, tb = [], []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fa()
+        t1 = time.perf_counter()
+        fb()
+        t2 = time.perf_counter()
+        ta.append(t1 - t0)
+        tb.append(t2 - t1)
+    return ta, tb
+
+
+def bench_one(name: str, target: str, runs: int, work: Path) -> dict:
+    import onnxruntime as ort
+
+    import auroragen
+
+    path = model_path(name)
+    model = onnx.load(str(path))
+    feeds = feeds_for(model)
+    out = work / f"{name}-{target}"
+    t0 = time.perf_counter()
+    res = auroragen.compile(model, target=target, out_dir=out)
+    t1 = time.perf_counter()
+    m = auroragen.load(out)
+    t2 = time.perf_counter()
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    so.inter_op_num_threads = 1
+    so.log_severity_level = 3
+    sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    ours = m(**feeds)
+    theirs = sess.run(None, feeds)
+    err = max(float(np.max(np.abs(a.astype(np.float64) - b))) for a, b in zip(ours, theirs))
+    ta, tb = time_pair(lambda: m(**feeds), lambda: sess.run(None, feeds), runs)
+    a_ms, b_ms = statistics.median(ta) * 1e3, statistics.median(tb) * 1e3
+    return dict(model=name, target=target, threads=1, auroragen_ms=round(a_ms, 3), onnxruntime_ms=round(b_ms, 3),
+                ratio=round(a_ms / b_ms, 3), max_abs_diff=f"{err:.2g}", arena_bytes=res.schedule.memory.arena_bytes,
+                arena_lower_bound=res.schedule.memory.lower_bound, compile_s=round(t1 - t0, 2), cc_s=round(t2 - t1, 2),
+                runs=runs)
+
+
+def main(argv=None) -> int:
+    import tempfile
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--targets", default="generic,avx2")
+    ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--csv", default=str(ROOT / "benchmarks" / "results.csv"))
+    args = ap.parse_args(argv)
+    rows = []
+    print(f"# {platform.processor() or platform.machine()}, python {platform.python_version()}, one thread, "
+          f"median of {args.runs} alternating runs")
+    print(f"{'model':<14}{'target':<9}{'auroragen ms':>14}{'ORT ms':>10}{'ratio':>8}{'arena KiB':>11}{'bound KiB':>11}{'max diff':>10}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.models.split(","):
+            for target in args.targets.split(","):
+                r = bench_one(name, target, args.runs, Path(tmp))
+                rows.append(r)
+                print(f"{name:<14}{target:<9}{r['auroragen_ms']:>14.3f}{r['onnxruntime_ms']:>10.3f}{r['ratio']:>8.2f}"
+                      f"{r['arena_bytes'] / 1024:>11.0f}{r['arena_lower_bound'] / 1024:>11.0f}{r['max_abs_diff']:>10}",
+                      flush=True)
+    ratios = {}
+    for r in rows:
+        ratios.setdefault(r["target"], []).append(r["ratio"])
+    for t, rs in ratios.items():
+        print(f"geometric mean ratio {t}: {float(np.exp(np.mean(np.log(rs)))):.2f}")
+    with open(args.csv, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    print(f"wrote {args.csv}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
