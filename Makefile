@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 PYTEST_ARGS ?= -n 2
 
-.PHONY: demo test conformance lint clean
+.PHONY: demo test conformance bench lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ test: $(TEST_STAMP)
 # the ONNX node tests: a table per op and overall, and conformance.csv
 conformance: $(TEST_STAMP)
 	$(PY) tests/conformance.py --target $(or $(TARGET),generic) --jobs 2 --csv conformance.csv
+
+# auroragen against onnxruntime, alternating runs in one process: a table and benchmarks/results.csv
+bench: $(TEST_STAMP)
+	$(PY) benchmarks/bench.py --targets $(or $(TARGETS),generic,avx2)
 
 lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check auroragen tests examples benchmarks

@@ -76,6 +76,36 @@ def _torch_models():
 
 
 MODELS = ["resnet18", "mobilenetv2", "transformer", "mlp", "lstm", "ds-cnn"]
+GEMM_SIZE = 512
+
+
+def gemm_model() -> onnx.ModelProto:
+    """A [512, 512] @ [512, 512] product with constant weights: the GEMM microbenchmark."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = np.random.default_rng(0).standard_normal((GEMM_SIZE, GEMM_SIZE)).astype(np.float32)
+    g = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "gemm",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, (GEMM_SIZE, GEMM_SIZE))],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, (GEMM_SIZE, GEMM_SIZE))],
+                          [numpy_helper.from_array(w, "w")])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    return m
+
+
+def peak_gflops() -> float | None:
+    """The core's measured peak FMA throughput (benchmarks/peak_fma.c, AVX2+FMA or AVX-512)."""
+    import subprocess
+    import tempfile
+
+    flags = ["-mavx512f"] if "avx512f" in Path("/proc/cpuinfo").read_text() else ["-mavx2", "-mfma"]
+    with tempfile.TemporaryDirectory() as tmp:
+        exe = Path(tmp) / "peak"
+        r = subprocess.run(["cc", "-O2", "-std=c11", *flags, str(ROOT / "benchmarks" / "peak_fma.c"), "-o", str(exe)],
+                           capture_output=True)
+        if r.returncode:
+            return None
+        return float(subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.split()[0])
 
 
 def model_path(name: str) -> Path:
@@ -125,7 +155,12 @@ def bench_one(name: str, target: str, runs: int, work: Path) -> dict:
 
     import auroragen
 
-    path = model_path(name)
+    if name == "gemm512":
+        path = CACHE / "gemm512.onnx"
+        CACHE.mkdir(parents=True, exist_ok=True)
+        onnx.save(gemm_model(), str(path))
+    else:
+        path = model_path(name)
     model = onnx.load(str(path))
     feeds = feeds_for(model)
     out = work / f"{name}-{target}"
@@ -155,7 +190,7 @@ def main(argv=None) -> int:
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--targets", default="generic,avx2")
-    ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--models", default=",".join(MODELS + ["gemm512"]))
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--csv", default=str(ROOT / "benchmarks" / "results.csv"))
     args = ap.parse_args(argv)
@@ -171,9 +206,18 @@ def main(argv=None) -> int:
                 print(f"{name:<14}{target:<9}{r['auroragen_ms']:>14.3f}{r['onnxruntime_ms']:>10.3f}{r['ratio']:>8.2f}"
                       f"{r['arena_bytes'] / 1024:>11.0f}{r['arena_lower_bound'] / 1024:>11.0f}{r['max_abs_diff']:>10}",
                       flush=True)
+    peak = peak_gflops()
+    flops = 2.0 * GEMM_SIZE**3
+    for r in rows:
+        if r["model"] == "gemm512":
+            gf = flops / r["auroragen_ms"] * 1e-6
+            of_peak = f", {100 * gf / peak:.0f}% of the measured peak {peak:.0f} GFLOP/s" if peak else ""
+            print(f"GEMM {GEMM_SIZE}^3 {r['target']}: auroragen {gf:.1f} GFLOP/s{of_peak}; onnxruntime "
+                  f"{flops / r['onnxruntime_ms'] * 1e-6:.1f} GFLOP/s")
     ratios = {}
     for r in rows:
-        ratios.setdefault(r["target"], []).append(r["ratio"])
+        if r["model"] != "gemm512":
+            ratios.setdefault(r["target"], []).append(r["ratio"])
     for t, rs in ratios.items():
         print(f"geometric mean ratio {t}: {float(np.exp(np.mean(np.log(rs)))):.2f}")
     with open(args.csv, "w", newline="") as f:

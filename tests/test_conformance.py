@@ -1,7 +1,9 @@
 """The ONNX backend node tests through the ABI (see tests/conformance.py).
 
 Parametrised by target (AURORA_CONFORMANCE_TARGETS=generic,avx2) and optimisation
-level (AURORA_CONFORMANCE_OPT, default 0,2: the results must not depend on it).
+level (AURORA_CONFORMANCE_OPT, default 0,2: the results must not depend on it). By
+default generic runs at every level and, on a CPU with AVX2 and FMA, avx2 at -O2 too
+(its own kernels must give the same results).
 A case in tests/conformance_xfail.txt must fail (strict xfail): one that starts
 passing fails the run until its line is removed.
 """
@@ -17,6 +19,19 @@ CASES = conformance.load_cases()
 XFAIL = conformance.read_xfail()
 TARGETS = [t for t in os.environ.get("AURORA_CONFORMANCE_TARGETS", "generic").split(",") if t]
 OPT_LEVELS = [int(o) for o in os.environ.get("AURORA_CONFORMANCE_OPT", "0,2").split(",") if o]
+RUNS = [(t, o) for t in TARGETS for o in OPT_LEVELS]
+
+
+def _host_has_avx2() -> bool:
+    try:
+        flags = open("/proc/cpuinfo").read()
+    except OSError:
+        return False
+    return " avx2 " in flags and " fma " in flags
+
+
+if "AURORA_CONFORMANCE_TARGETS" not in os.environ and _host_has_avx2():
+    RUNS.append(("avx2", 2))
 
 
 def test_every_expected_failure_names_a_real_case():
@@ -26,8 +41,7 @@ def test_every_expected_failure_names_a_real_case():
         assert any(fnmatch.fnmatchcase(n, pat) for n in CASES), f"{pat!r} matches no node test case"
 
 
-@pytest.mark.parametrize("opt", OPT_LEVELS, ids=[f"O{o}" for o in OPT_LEVELS])
-@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("target,opt", RUNS, ids=[f"{t}-O{o}" for t, o in RUNS])
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_node(name, target, opt, request):
     reason = conformance.expected_failure(name, XFAIL)

@@ -43,6 +43,23 @@ def _offset_mask(q, kv, offset, left=-1, right=-1, causal=True):
     return allowed
 
 
+def _group_heads(ctx, k, v, qh: int):
+    """Grouped-query attention: each K/V head serves qh / kv_heads consecutive query heads."""
+    kvh = k.shape[1]
+    if kvh == qh:
+        return k, v
+    if qh % kvh:
+        raise ctx.error(f"{qh} query heads do not group over {kvh} key/value heads")
+    reps = qh // kvh
+
+    def repeat(t):
+        b_, h_, s_, d_ = t.shape
+        t = ctx.emit("expand", ctx.emit("reshape", t, shape=(b_, h_, 1, s_, d_)), shape=(b_, h_, reps, s_, d_))
+        return ctx.emit("reshape", t, shape=(b_, h_ * reps, s_, d_))
+
+    return repeat(k), repeat(v)
+
+
 @converter("Attention")
 def attention(ctx, q, k, v, attn_mask=None, past_key=None, past_value=None, nonpad_kv_seqlen=None, *,
               is_causal=0, kv_num_heads=None, q_num_heads=None, qk_matmul_output_mode=0, scale=None, softcap=0.0,
@@ -108,19 +125,7 @@ def attention(ctx, q, k, v, attn_mask=None, past_key=None, past_value=None, nonp
         padding = ctx.emit("where", ctx.emit("less", j, n), _zero(ctx, dt), ninf)
         bias = padding if bias is None else ctx.emit("add", bias, padding)
 
-    # -- grouped-query attention: each K/V head serves q_heads / kv_heads query heads --
-    kvh = k.shape[1]
-    if kvh != qh:
-        if qh % kvh:
-            raise ctx.error(f"{qh} query heads do not group over {kvh} key/value heads")
-        reps = qh // kvh
-
-        def repeat(t):
-            b_, h_, s_, d_ = t.shape
-            t = ctx.emit("expand", ctx.emit("reshape", t, shape=(b_, h_, 1, s_, d_)), shape=(b_, h_, reps, s_, d_))
-            return ctx.emit("reshape", t, shape=(b_, h_ * reps, s_, d_))
-
-        k, v = repeat(k), repeat(v)
+    k, v = _group_heads(ctx, k, v, qh)
 
     qs, ks = ctx.emit("mul", q, s), ctx.emit("mul", k, s)
     out_dt = dt
@@ -167,18 +172,7 @@ def flex_attention(ctx, q, k, v, *, scale=None, score_mod=None, prob_mod=None, s
     if not q.type.rank == k.type.rank == v.type.rank == 4:
         raise ctx.error("Q, K and V must be 4-D [batch, heads, sequence, head size]")
     dt = q.dtype
-    qh, kvh = q.shape[1], k.shape[1]
-    if qh != kvh:
-        if qh % kvh:
-            raise ctx.error(f"{qh} query heads do not group over {kvh} key/value heads")
-        reps = qh // kvh
-
-        def repeat(t):
-            b_, h_, s_, d_ = t.shape
-            t = ctx.emit("expand", ctx.emit("reshape", t, shape=(b_, h_, 1, s_, d_)), shape=(b_, h_, reps, s_, d_))
-            return ctx.emit("reshape", t, shape=(b_, h_ * reps, s_, d_))
-
-        k, v = repeat(k), repeat(v)
+    k, v = _group_heads(ctx, k, v, q.shape[1])
     if scale is None:
         scale = 1.0 / np.sqrt(q.shape[3])
     s = ctx.scalar(float(np.sqrt(np.float32(scale))), dt)
