@@ -240,7 +240,6 @@ def build(model, feeds: dict[str, np.ndarray], target: str, prefix: str = "c", o
 def run_case(case, target: str = "generic", opt: int = 2) -> Outcome:
     """Compile, build and run every data set of one case; compare every output."""
     from auroragen.ir.narrow import decode
-    from auroragen.ir.ops.elementwise import bf16_to_f32
     from auroragen.ir.types import DType
 
     t0 = time.perf_counter()
@@ -258,10 +257,8 @@ def run_case(case, target: str = "generic", opt: int = 2) -> Outcome:
                 return Outcome(case.name, op, "fail", f"{len(got)} outputs, expected {len(outs)}", time.perf_counter() - t0)
             for j, (g, w) in enumerate(zip(got, outs)):
                 dt = DType.from_onnx(case.model.graph.output[j].type.tensor_type.elem_type)
-                if dt is DType.BFLOAT16:
-                    g, w = bf16_to_f32(g), bf16_to_f32(w)  # compared as the numbers the bits stand for
-                elif dt.is_narrow:
-                    g, w = decode(dt, g), decode(dt, w)
+                if dt.is_encoded:
+                    g, w = decode(dt, g), decode(dt, w)  # compared as the numbers the bits stand for
                 why = compare(g, w, case_rtol(case.name))
                 if why:
                     return Outcome(case.name, op, "fail", f"data set {k} output {j}: {why}", time.perf_counter() - t0)

@@ -87,3 +87,17 @@ def expose(model: onnx.ModelProto, names: list[str]) -> onnx.ModelProto:
     for n in names:
         m.graph.output.append(helper.make_tensor_value_info(n, TensorProto.UNDEFINED, None))
     return typed_outputs(m)
+
+
+def host_targets() -> list[str]:
+    """The targets whose code this CPU runs: generic, and avx2 / avx512 when /proc/cpuinfo lists them."""
+    try:
+        flags = open("/proc/cpuinfo").read()
+    except OSError:
+        flags = ""
+    out = ["generic"]
+    if " avx2 " in flags and " fma " in flags:
+        out.append("avx2")
+    if " avx512f " in flags:
+        out.append("avx512")
+    return out

@@ -14,6 +14,7 @@ import os
 
 import conformance
 import pytest
+from helpers import host_targets
 
 CASES = conformance.load_cases()
 XFAIL = conformance.read_xfail()
@@ -22,15 +23,7 @@ OPT_LEVELS = [int(o) for o in os.environ.get("AURORA_CONFORMANCE_OPT", "0,2").sp
 RUNS = [(t, o) for t in TARGETS for o in OPT_LEVELS]
 
 
-def _host_has_avx2() -> bool:
-    try:
-        flags = open("/proc/cpuinfo").read()
-    except OSError:
-        return False
-    return " avx2 " in flags and " fma " in flags
-
-
-if "AURORA_CONFORMANCE_TARGETS" not in os.environ and _host_has_avx2():
+if "AURORA_CONFORMANCE_TARGETS" not in os.environ and "avx2" in host_targets():
     RUNS.append(("avx2", 2))
 
 

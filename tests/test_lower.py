@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import compile_and_run, make_model, ort_reference
+from helpers import compile_and_run, host_targets, make_model, ort_reference
 from onnx import helper
 
 from auroragen.frontend import load as import_model
@@ -15,21 +15,7 @@ from auroragen.passes import run_pipeline
 from auroragen.schedule.lower import lower
 from auroragen.schedule.target import TARGETS
 
-
-def _host_targets():
-    out = ["generic"]
-    try:
-        flags = open("/proc/cpuinfo").read()
-    except OSError:
-        flags = ""
-    if " avx2 " in flags and " fma " in flags:
-        out.append("avx2")
-    if " avx512f " in flags:
-        out.append("avx512")
-    return out
-
-
-HOST = _host_targets()
+HOST = host_targets()
 
 
 @pytest.mark.parametrize("shape,group,mr", [((8, 3, 3, 3), 1, 6), ((10, 2, 1, 1), 2, 4), ((5, 4, 3), 1, 12)])

@@ -66,7 +66,7 @@ class _Emitter:
         self.weights: dict[Value, dict] = {}
         self.tensors: dict[Value, _Tensor] = {}
         self.kernels: dict[str, dict] = {}  # body+signature -> kernel
-        self.helpers: dict[str, None] = {}  # rendered helper functions (microkernels), in first-use order
+        self.helpers: dict[tuple, str] = {}  # (template, params) -> rendered helper (microkernels), in first-use order
         self.calls: list[dict] = []
 
     # -- constant data -------------------------------------------------------
@@ -132,8 +132,9 @@ class _Emitter:
             params.append(f"{v.dtype.ctype} *restrict out{k}")
             args.append(self.tensor(v, writable=True))
         for template, hp in plan.helpers:
-            text = render(f"kernels/{template}.c.j2", omp=self.openmp, vec_isa=self.s.target.vec_isa, **hp)
-            self.helpers.setdefault(text, None)
+            key = (template, tuple(sorted(hp.items())))
+            if key not in self.helpers:
+                self.helpers[key] = render(f"kernels/{template}.c.j2", omp=self.openmp, vec_isa=self.s.target.vec_isa, **hp)
         body = reindent(render(f"kernels/{plan.template}.c.j2", omp=self.openmp, **plan.params))
         sig = ", ".join(params) or "void"
         key = sig + "\n" + body + str(plan.can_fail)
@@ -163,8 +164,9 @@ def emit(sched: Schedule, out_dir: Path, *, prefix: str, command: str, openmp: b
                   arena_bytes=sched.memory.arena_bytes, lower_bound=sched.memory.lower_bound)
     files = {
         f"{P}.h": render("header.h.j2", **common),
-        f"{P}.c": render("model.c.j2", **common, command=c_comment(command, 400), kernels=list(e.kernels.values()), helpers=list(e.helpers),
-                         tensors=[dict(decl=x.decl, comment=x.comment) for x in e.tensors.values()], calls=e.calls),
+        f"{P}.c": render("model.c.j2", **common, command=c_comment(command, 400), kernels=list(e.kernels.values()),
+                         helpers=list(e.helpers.values()), calls=e.calls,
+                         tensors=[dict(decl=x.decl, comment=x.comment) for x in e.tensors.values()]),
         f"{P}_weights.h": render("weights.h.j2", **common, weights=weights),
         f"{P}_weights.c": render("weights.c.j2", **common, weights=weights),
         f"{P}_runner.c": render("runner.c.j2", **common),

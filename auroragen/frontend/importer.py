@@ -27,7 +27,7 @@ from onnx import helper, numpy_helper
 from ..errors import AuroraError, NeedsConstant
 from ..ir import Graph, Node, Splat, TensorType, Value, ops
 from ..ir.fold import fold
-from ..ir.narrow import encoded_type, ml_dtype, to_bits
+from ..ir.narrow import encode, encoded_type, to_bits, typed
 from ..ir.types import DType
 from .loader import graph_inputs
 
@@ -72,9 +72,9 @@ class Context:
     # -- constants -----------------------------------------------------------
     def constant(self, value: np.ndarray | Splat, t: TensorType | None = None) -> Value:
         if isinstance(value, np.ndarray):
-            dt = DType.BFLOAT16 if isinstance(value, BF16Array) else encoded_type(value.dtype)
-            if dt is not None and not isinstance(value, BF16Array):
-                value = to_bits(value)  # an ml_dtypes array (narrow types, bfloat16) as its storage bits
+            dt = encoded_type(value.dtype)
+            if dt is not None:
+                value = to_bits(value)  # an ml_dtypes array (bfloat16, narrow types) as its storage bits
             dt = dt or DType.from_numpy(value.dtype)
             value = np.ascontiguousarray(value).reshape(value.shape).view(np.ndarray)  # keeps 0-d arrays 0-d
             t = TensorType(dt, value.shape)
@@ -84,11 +84,9 @@ class Context:
         return v
 
     def scalar(self, x: float, dt: DType) -> Value:
-        """A 0-d constant of type dt (bfloat16 rounded to its bits)."""
-        if dt is DType.BFLOAT16:
-            from ..ir.ops.elementwise import f32_to_bf16
-
-            return self.constant(f32_to_bf16(np.array(x, np.float32)).reshape(()).view(BF16Array))
+        """A 0-d constant of type dt (bfloat16 and the narrow types rounded to their bits)."""
+        if dt.is_encoded:
+            return self.constant(typed(dt, encode(dt, np.array(x, np.float32))))
         return self.constant(np.array(x, dt.np))
 
     def is_const(self, v: Value | None) -> bool:
@@ -186,24 +184,20 @@ class Context:
         out = []
         for r, t in zip(results, types):
             if isinstance(r, np.ndarray) and t.dtype.is_encoded:
-                r = r.view(ml_dtype(t.dtype))  # bits: typed by the view
+                r = typed(t.dtype, r)  # bits: typed by the view
             out.append(self.constant(r, t))
         return out
 
 
-class BF16Array(np.ndarray):
-    """bfloat16 data as its uint16 bits, marked so the importer types it BFLOAT16."""
-
-
 def tensor_array(t: onnx.TensorProto) -> np.ndarray:
-    """An ONNX tensor as numpy; bfloat16 as its bits (a BF16Array), the narrow types as ml_dtypes arrays
-    (one element per byte, unpacked)."""
+    """An ONNX tensor as numpy; bfloat16 and the narrow types as ml_dtypes arrays (one element per byte,
+    unpacked); bfloat16 read from its bits whichever field holds them."""
     if t.data_type == onnx.TensorProto.BFLOAT16:
         if t.raw_data:
             bits = np.frombuffer(t.raw_data, dtype="<u2").astype(np.uint16)
         else:
             bits = np.array(t.int32_data, dtype=np.uint16)
-        return bits.reshape(tuple(t.dims)).view(BF16Array)
+        return typed(DType.BFLOAT16, bits.reshape(tuple(t.dims)))
     return numpy_helper.to_array(t)
 
 

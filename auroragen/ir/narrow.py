@@ -37,10 +37,28 @@ def encoded_type(np_dtype) -> DType | None:
     return _FROM_ML.get(np.dtype(np_dtype).name)
 
 
+def typed(dt: DType, bits: np.ndarray) -> np.ndarray:
+    """Storage bits as the ml_dtypes array they stand for (what the importer types constants by)."""
+    return np.asarray(bits, dt.np).view(ml_dtype(dt))
+
+
 def to_bits(a: np.ndarray) -> np.ndarray:
     """An ml_dtypes array as its storage bits (uint16 for bfloat16, else uint8)."""
     dt = encoded_type(a.dtype)
     return np.ascontiguousarray(a).view(dt.np).reshape(a.shape)  # ascontiguousarray makes 0-d arrays 1-d
+
+
+def bf16_to_f32(bits: np.ndarray) -> np.ndarray:
+    return (np.asarray(bits).astype(np.uint32) << 16).view(np.float32)
+
+
+def f32_to_bf16(x: np.ndarray) -> np.ndarray:
+    """Round to nearest even; NaN stays a quiet NaN."""
+    x = np.asarray(x, dtype=np.float32)
+    u = np.ascontiguousarray(x).view(np.uint32).astype(np.uint64)
+    r = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint16)
+    nan = (u & 0x7FFFFFFF) > 0x7F800000
+    return np.where(nan, ((u >> 16) | 0x40).astype(np.uint16), r).reshape(x.shape)
 
 
 def compute_type(dt: DType) -> np.dtype:
@@ -52,6 +70,8 @@ def compute_type(dt: DType) -> np.dtype:
 
 def decode(dt: DType, bits: np.ndarray) -> np.ndarray:
     """Storage bits -> numbers (float32, or int8 / uint8 for narrow integers)."""
+    if dt is DType.BFLOAT16:
+        return bf16_to_f32(bits)
     bits = np.asarray(bits, dt.np)
     if dt in _WIDTH:
         bits = bits & np.uint8((1 << _WIDTH[dt]) - 1)  # readers ignore the unused high bits
@@ -64,10 +84,12 @@ def encode(dt: DType, x: np.ndarray, saturate: int = 1, round_mode: str = "up") 
     from onnx import numpy_helper
 
     x = np.asarray(x)
+    if dt is DType.BFLOAT16:
+        return f32_to_bf16(x)
     if dt is DType.FLOAT8E8M0:
         y = numpy_helper.to_float8e8m0(x.astype(np.float32), bool(saturate), round_mode)
-    elif dt.is_narrow_int or dt is DType.BFLOAT16:
-        if dt.is_narrow_int and x.dtype.kind == "f":  # through int32, as ml_dtypes does; NaN and overflow give 0
+    elif dt.is_narrow_int:
+        if x.dtype.kind == "f":  # through int32, as ml_dtypes does; NaN and overflow give 0
             with np.errstate(invalid="ignore"):
                 x = np.where(np.abs(x) < 2.0**31, np.trunc(np.nan_to_num(x)), 0).astype(np.int64)
         y = x.astype(ml_dtype(dt))
@@ -81,10 +103,6 @@ def encode(dt: DType, x: np.ndarray, saturate: int = 1, round_mode: str = "up") 
 def storage_scalar(dt: DType, x: float) -> int | float:
     """The number x as one element of dt's IR storage: bits for bfloat16 and the narrow types (as their
     arrays hold them), the value itself otherwise."""
-    if dt is DType.BFLOAT16:
-        from .ops.elementwise import f32_to_bf16
-
-        return int(f32_to_bf16(np.array([x], np.float32))[0])
-    if dt.is_narrow:
+    if dt.is_encoded:
         return int(encode(dt, np.array([x], np.float32))[0])
     return float(x) if dt.is_float else int(x)

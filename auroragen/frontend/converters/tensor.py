@@ -273,22 +273,21 @@ def constant(ctx, *, value=None, value_float=None, value_floats=None, value_int=
 
 @converter("Range")
 def range_(ctx, start, limit, delta):
-    from ...ir.ops.elementwise import bf16_to_f32, f32_to_bf16
-    from ..importer import BF16Array
+    from ...ir.narrow import decode, encode, typed
 
-    bf16 = start.dtype is DType.BFLOAT16
+    dt = start.dtype
 
     def num(v, what):
         a = ctx.const(v, what)
-        return (bf16_to_f32(a) if bf16 else a).item()
+        return (decode(dt, a) if dt.is_encoded else a).item()
 
     s, lim, d = num(start, "start"), num(limit, "limit"), num(delta, "delta")
     if d == 0:
         raise ctx.error("delta is 0")
     n = max(int(math.ceil((lim - s) / d)), 0)
     values = s + np.arange(n) * d
-    if bf16:
-        return ctx.constant(f32_to_bf16(values.astype(np.float32)).view(BF16Array))
+    if dt.is_encoded:
+        return ctx.constant(typed(dt, encode(dt, values.astype(np.float32))))
     return ctx.constant(values.astype(start.dtype.np))
 
 

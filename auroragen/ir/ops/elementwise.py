@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 
+from ..narrow import decode, encode
 from ..types import DType, TensorType
 from .registry import register
 
@@ -208,18 +209,6 @@ def where(c, x, y):
     return np.where(c, x, y)
 
 
-def bf16_to_f32(bits: np.ndarray) -> np.ndarray:
-    return (bits.astype(np.uint32) << 16).view(np.float32)
-
-
-def f32_to_bf16(x: np.ndarray) -> np.ndarray:
-    """Round to nearest even; NaN stays a quiet NaN."""
-    u = np.ascontiguousarray(x, dtype=np.float32).view(np.uint32).astype(np.uint64)
-    r = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint16)
-    nan = (u & 0x7FFFFFFF) > 0x7F800000
-    return np.where(nan, ((u >> 16) | 0x40).astype(np.uint16), r)
-
-
 def _cast_type(x, to, src=None, saturate=1, round_mode="up"):
     return x.with_dtype(DType(to))
 
@@ -228,14 +217,10 @@ def _cast_type(x, to, src=None, saturate=1, round_mode="up"):
 def cast(x, to, src=None, saturate=1, round_mode="up"):
     """src names the input's type where numpy cannot (bfloat16 and the narrow types travel as bits).
     saturate and round_mode matter for narrow float results only (ONNX Cast's attributes)."""
-    from ..narrow import decode, encode
-
     dt = DType(to)
     if src is not None and DType(src).is_encoded:
-        x = bf16_to_f32(x) if src == DType.BFLOAT16.value else decode(DType(src), x)
-    if dt is DType.BFLOAT16:
-        return f32_to_bf16(x.astype(np.float32))
-    if dt.is_narrow:
+        x = decode(DType(src), x)
+    if dt.is_encoded:
         return encode(dt, x, saturate, round_mode)
     if dt is DType.BOOL:
         return x != 0

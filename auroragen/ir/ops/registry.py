@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..types import DType, TensorType
+from ..types import TensorType
 
 # Ops that only move or select elements: they work on any element's bits as they are.
 BITWISE_OPS = {"constant", "cast", "reshape", "transpose", "slice", "expand", "gather", "concat", "split", "identity", "pad",
@@ -45,23 +45,13 @@ class OpDef:
         """run() for arrays of known IR types: bfloat16 and the narrow types travel as their bits, so every
         op that does arithmetic sees them decoded and its results in those types re-encoded."""
         from ..narrow import decode, encode
-        from .elementwise import bf16_to_f32, f32_to_bf16
 
         if self.name in BITWISE_OPS or not any(t is not None and t.dtype.is_encoded for t in [*in_types, *out_types]):
             return self.run(inputs, attrs)
 
-        def up(a, t):
-            if t is None or not t.dtype.is_encoded:
-                return a
-            return bf16_to_f32(a) if t.dtype is DType.BFLOAT16 else decode(t.dtype, a)
-
-        def down(r, t):
-            if not t.dtype.is_encoded:
-                return r
-            return f32_to_bf16(np.asarray(r, np.float32)) if t.dtype is DType.BFLOAT16 else encode(t.dtype, r)
-
-        outs = self.run([up(a, t) for a, t in zip(inputs, in_types)], attrs)
-        return [down(r, t) for r, t in zip(outs, out_types)]
+        args = [decode(t.dtype, a) if t is not None and t.dtype.is_encoded else a for a, t in zip(inputs, in_types)]
+        outs = self.run(args, attrs)
+        return [encode(t.dtype, r) if t.dtype.is_encoded else r for r, t in zip(outs, out_types)]
 
 
 OPS: dict[str, OpDef] = {}
