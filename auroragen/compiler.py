@@ -49,13 +49,14 @@ class CompileResult:
 
     def report(self) -> str:
         s = self.schedule
-        consts = s.graph.constants()
+        consts = s.graph.all_constants()
         wbytes = sum(v.type.nbytes for v in s.consts)
-        ops_after = Counter(n.op for n in s.graph.nodes if n.op != "constant")
+        ops_after = Counter(n.op for n in s.graph.walk() if n.op != "constant")
         fills = sum(1 for st in s.steps if st.kernel == "fill")
+        calls = sum(1 for st in s.steps if not st.kernel.startswith("if."))
         lines = [
             f"wrote {self.out_dir}/ ({len(self.files)} files, target {s.target.name})",
-            f"  ops: {sum(self.ops_before.values())} imported -> {sum(ops_after.values())} after the passes, {len(s.steps)} kernel calls"
+            f"  ops: {sum(self.ops_before.values())} imported -> {sum(ops_after.values())} after the passes, {calls} kernel calls"
             + (f" ({fills} splat fills)" if fills else ""),
             "  per op (imported -> after): " + ", ".join(
                 f"{op} {self.ops_before.get(op, 0)}->{ops_after.get(op, 0)}" for op in sorted(set(self.ops_before) | set(ops_after))),
@@ -127,7 +128,7 @@ def compile(model, target: str = "generic", out_dir: str | os.PathLike = "out", 
     t = time.perf_counter()
     model_proto = frontend.load_model(model, dims=dims, input_shapes=input_shapes, bind=bind)
     graph = frontend.import_model(model_proto)
-    ops_before = Counter(n.op for n in graph.nodes if n.op != "constant")
+    ops_before = Counter(n.op for n in graph.walk() if n.op != "constant")
     timings["load"] = time.perf_counter() - t
     if progress:
         progress(f"imported {len(model_proto.graph.node)} ONNX nodes")

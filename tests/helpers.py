@@ -14,7 +14,7 @@ import auroragen
 # Warnings are errors in every test build of generated code.
 STRICT = ("CFLAGS=-O1 -std=c99 -Wall -Wextra -Werror",)
 NP2ONNX = {np.dtype(k): v for k, v in {
-    np.float32: TensorProto.FLOAT, np.float64: TensorProto.DOUBLE, np.int64: TensorProto.INT64,
+    np.float32: TensorProto.FLOAT, np.float64: TensorProto.DOUBLE, np.float16: TensorProto.FLOAT16, np.int64: TensorProto.INT64,
     np.int32: TensorProto.INT32, np.bool_: TensorProto.BOOL, np.uint8: TensorProto.UINT8, np.int8: TensorProto.INT8,
 }.items()}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,16 +69,22 @@ class _Emitter:
         self.kernels: dict[str, dict] = {}  # body+signature -> kernel
         self.helpers: dict[tuple, str] = {}  # (template, params) -> rendered helper (microkernels), in first-use order
         self.calls: list[dict] = []
+        self.depth = 1  # brace depth of the next call in P_run
 
     # -- constant data -------------------------------------------------------
     def plan_weights(self) -> tuple[list[dict], bytes]:
         blob = bytearray()
         out = []
-        consts = self.s.graph.constants()
-        for k, v in enumerate(self.s.consts):
+        consts = self.s.graph.all_constants()
+        seen: dict[tuple, dict] = {}  # equal constants (e.g. one weight copied into both branches of an If) stored once
+        for v in self.s.consts:
             arr = np.ascontiguousarray(consts[v].const_value(v.type)).reshape(v.shape)
             arr = arr.astype(v.dtype.np.newbyteorder("<"))
-            w = dict(sym=f"{self.P}_w{k}", ctype=v.dtype.ctype, len=max(v.type.numel, 1), nbytes=arr.nbytes,
+            key = (v.dtype, v.shape, hashlib.sha256(arr.tobytes()).digest())
+            if key in seen:
+                self.weights[v] = seen[key]
+                continue
+            w = dict(sym=f"{self.P}_w{len(out)}", ctype=v.dtype.ctype, len=max(v.type.numel, 1), nbytes=arr.nbytes,
                      comment=f"{c_comment(v.name)} {shape_text(v)}", blob=arr.nbytes >= BLOB_MIN_BYTES, offset=0, lines=[])
             if w["blob"]:
                 while len(blob) % 64:
@@ -87,7 +94,7 @@ class _Emitter:
             else:
                 lits = array_literals(arr, v.dtype) if arr.size else ["0"]
                 w["lines"] = [", ".join(lits[i:i + 8]) + "," for i in range(0, len(lits), 8)]
-            self.weights[v] = w
+            self.weights[v] = seen[key] = w
             out.append(w)
         return out, bytes(blob)
 
@@ -118,6 +125,9 @@ class _Emitter:
     # -- kernels -------------------------------------------------------------
     def add_step(self, step) -> None:
         node = step.node
+        if step.kernel.startswith("if."):
+            self.add_branch(step)
+            return
         plan = get_builder(node.op)(node, step)
         ins = [node.inputs[i] for i in plan.inputs] if plan.inputs is not None else list(node.inputs)
         params = []
@@ -143,7 +153,24 @@ class _Emitter:
             self.kernels[key] = dict(name=name, params=sig, body=body, what=c_comment(plan.what, 120), can_fail=plan.can_fail)
         k = self.kernels[key]
         label = f"aurora.{node.op}" + (f" {c_comment(node.name, 48)}" if node.name else "")
-        self.calls.append(dict(call=f"{k['name']}({', '.join(args)})", can_fail=plan.can_fail, comment=label))
+        self.calls.append(dict(call=f"{k['name']}({', '.join(args)})", can_fail=plan.can_fail, comment=label,
+                               depth=self.depth, line=None))
+
+    def add_branch(self, step) -> None:
+        """The C of an `aurora.if`: the kernel calls of each branch inside if/else braces."""
+        node = step.node
+        label = f"aurora.if {c_comment(node.name, 48)}" if node.name else "aurora.if"
+        if step.kernel == "if.then":
+            line, comment = f"if ({self.tensor(node.inputs[0], writable=False)}[0]) {{", label
+        elif step.kernel == "if.else":
+            self.depth -= 1
+            line, comment = "} else {", None
+        else:
+            self.depth -= 1
+            line, comment = "}", None
+        self.calls.append(dict(line=line, comment=comment, depth=self.depth))
+        if step.kernel != "if.end":
+            self.depth += 1
 
 
 def _io(values: list[Value]) -> list[dict]:

@@ -63,6 +63,11 @@ class Node:
         assert len(self.outputs) == 1, self
         return self.outputs[0]
 
+    @property
+    def regions(self) -> dict[str, Graph]:
+        """The graphs this node holds (an `aurora.if`'s branches), by attribute name."""
+        return {k: v for k, v in self.attrs.items() if isinstance(v, Graph)}
+
     def const_value(self, t: TensorType) -> np.ndarray:
         """For an `aurora.constant`: its value as a dense array."""
         v = self.attrs["value"]
@@ -100,3 +105,29 @@ class Graph:
         for n in self.nodes:
             seen.update(dict.fromkeys(n.outputs))
         return list(seen)
+
+    def walk(self):
+        """Every node, those inside regions too (a region's nodes right after the node holding it)."""
+        for n in self.nodes:
+            yield n
+            for r in n.regions.values():
+                yield from r.walk()
+
+    def all_constants(self) -> dict[Value, Node]:
+        """constants(), regions included."""
+        return {n.output: n for n in self.walk() if n.op == "constant"}
+
+
+def map_regions(g: Graph, fn) -> Graph:
+    """g with every region of its nodes replaced by fn(region); g itself when nothing changes."""
+    nodes = []
+    changed = False
+    for n in g.nodes:
+        regions = n.regions
+        if regions:
+            new = {k: fn(r) for k, r in regions.items()}
+            if any(new[k] is not r for k, r in regions.items()):
+                n = Node(n.op, n.inputs, n.outputs, {**n.attrs, **new}, n.name)
+                changed = True
+        nodes.append(n)
+    return Graph(g.inputs, g.outputs, nodes, g.name) if changed else g

@@ -105,6 +105,9 @@ def _attr(lx: _Lexer):
         v = _attr(lx)
         lx.expect(">")
         return Splat(v)
+    if val == "aurora.graph":
+        lx.i -= 1
+        return _graph(lx)
     if val == "dense":
         lx.expect("<")
         hexs = json.loads(lx.kind("str"))
@@ -137,6 +140,13 @@ def _loc(lx: _Lexer) -> str:
 
 def parse(text: str) -> Graph:
     lx = _Lexer(text)
+    g = _graph(lx)
+    if lx.peek()[0] != "eof":
+        raise ParseError(f"unexpected {lx.peek()[1]!r} after the graph")
+    return g
+
+
+def _graph(lx: _Lexer) -> Graph:
     lx.expect("aurora.graph")
     gname = lx.kind("sym")[1:]
     env: dict[str, Value | None] = {"_": None}

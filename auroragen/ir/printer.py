@@ -6,7 +6,8 @@
       aurora.return %2 loc("y") : tensor<1x4xf32>
     }
 
-Names from the model appear only inside string literals (loc, attributes).
+Names from the model appear only inside string literals (loc, attributes). A region (an
+`aurora.if` branch) prints as a nested `aurora.graph` attribute with its own value numbers.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ def format_attr(v: Any, full: bool) -> str:
         return f'dense<"0x{np.ascontiguousarray(v).astype(v.dtype.newbyteorder("<")).tobytes().hex().upper()}"> : {t}'
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(format_attr(x, full) for x in v) + "]"
+    if isinstance(v, Graph):
+        return print_graph(v, full=full).rstrip("\n").replace("\n", "\n  ")
     raise TypeError(f"cannot print attribute of type {type(v).__name__}")
 
 

@@ -11,7 +11,8 @@ class VerifyError(Exception):
 
 
 def verify(g: Graph) -> None:
-    """Every value defined once before use, every op known, every type what its op infers."""
+    """Every value defined once before use, every op known, every type what its op infers;
+    regions likewise (each sees only its own inputs)."""
     defined: set[Value] = set(g.inputs)
     if len(defined) != len(g.inputs):
         raise VerifyError("a graph input is listed twice")
@@ -40,6 +41,11 @@ def verify(g: Graph) -> None:
         got = [v.type for v in n.outputs]
         if want != got:
             raise VerifyError(f"{where}: infers {', '.join(map(str, want))}, has {', '.join(map(str, got))}")
+        for key, region in n.regions.items():
+            try:
+                verify(region)
+            except VerifyError as e:
+                raise VerifyError(f"{where}, {key}: {e}") from None
     for v in g.outputs:
         if v not in defined:
             raise VerifyError(f"graph output {v.name!r} is never defined")

@@ -9,6 +9,7 @@ from typing import Protocol
 
 from ..errors import AuroraError
 from ..ir import Graph, print_graph, verify
+from ..ir.graph import map_regions
 from .cse import CommonSubexpressions
 from .dce import DeadCodeElimination
 from .fold_affine import FoldAffine
@@ -67,11 +68,16 @@ def run_pipeline(g: Graph, passes: list[Pass] | None = None, *, dump_after: str 
                  dump: Callable[[str], None] | None = None) -> Graph:
     verify(g)
     for p in select() if passes is None else passes:
-        g = p.apply(g)
+        g = apply_nested(p, g)
         verify(g)
         if dump_after == p.name and dump is not None:
             dump(print_graph(g))
     return g
+
+
+def apply_nested(p: Pass, g: Graph) -> Graph:
+    """A pass over a graph and, first, over every region inside it (each region on its own)."""
+    return p.apply(map_regions(g, lambda r: apply_nested(p, r)))
 
 
 def names() -> list[str]:

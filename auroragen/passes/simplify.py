@@ -4,6 +4,7 @@ Removed: Identity that is not a graph output's own copy, Reshape/Expand/Slice/Pa
 change nothing, identity Transpose, Cast to the same type, Concat of one input,
 x * 1, x / 1, x + 0, x - 0 (where the other operand leaves shape and type alone).
 Merged: Transpose of Transpose (one transpose, or none), Reshape of Reshape.
+Inlined: the branch an `aurora.if` takes when its condition has become a constant.
 """
 
 from __future__ import annotations
@@ -52,6 +53,18 @@ def _noop(rw: Rewriter, n: Node) -> Value | None:
     return None
 
 
+def _inline_branch(rw: Rewriter, n: Node) -> list[Node]:
+    """An `aurora.if` whose condition became a constant: the branch taken, in its place."""
+    taken = bool(rw.array(n.inputs[0]).reshape(-1)[0])
+    branch = n.attrs["then_branch" if taken else "else_branch"]
+    for formal, actual in zip(branch.inputs, n.inputs[1:]):
+        rw.replace(formal, rw.get(actual))
+    kept = [rw.keep(b) for b in branch.nodes]
+    for out, res in zip(n.outputs, branch.outputs):
+        rw.replace(out, rw.get(res))
+    return kept
+
+
 @dataclass(frozen=True)
 class Simplify:
     name: str = "simplify"
@@ -60,6 +73,10 @@ class Simplify:
         rw = Rewriter(g)
         producer: dict[Value, Node] = {}
         for n in g.nodes:
+            if n.op == "if" and rw.array(n.inputs[0]) is not None:
+                for kept in _inline_branch(rw, n):
+                    producer.update(dict.fromkeys(kept.outputs, kept))
+                continue
             same = _noop(rw, n)
             if same is not None:
                 rw.replace(n.outputs[0], same)

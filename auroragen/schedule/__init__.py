@@ -51,20 +51,20 @@ def choose_kernel(node: Node, target: Target) -> str:
 
 
 def build_schedule(graph: Graph, target: Target) -> Schedule:
-    consts = graph.constants()
+    consts = graph.all_constants()
     out_index = {v: j for j, v in enumerate(graph.outputs)}
     storage: dict[Value, Storage] = {v: Storage("input", i) for i, v in enumerate(graph.inputs)}
     for v, j in out_index.items():
         storage[v] = Storage("output", j)
 
-    # Order: the graph's, with large splat constants filled just before their first use.
+    # Order: the graph's, with large splat constants filled just before their first use. An `aurora.if`
+    # becomes "if.then", its then-branch steps, "if.else", the else-branch steps, "if.end".
     root: dict[Value, Value] = {}
     steps: list[Step] = []
     data_consts: list[Value] = []
     filled: set[Value] = set()
-    for n in graph.nodes:
-        if n.op == "constant":
-            continue
+
+    def add(n: Node) -> None:
         for v in n.inputs:
             if v is None or v not in consts or v in filled or v in root:
                 continue
@@ -75,18 +75,51 @@ def build_schedule(graph: Graph, target: Target) -> Schedule:
             elif v not in storage:
                 storage[v] = Storage("const", len(data_consts))
                 data_consts.append(v)
-        if irops.get(n.op).view and n.output not in out_index:
+        if n.op == "if":
+            add_if(n)
+        elif irops.get(n.op).view and n.output not in out_index and n.output not in root:
             src = n.inputs[0]
             root[n.output] = root.get(src, src)
-            continue
-        steps.append(Step(n, choose_kernel(n, target)))
+        else:
+            steps.append(Step(n, choose_kernel(n, target)))
 
-    # Live ranges of arena buffers (roots only; a view extends its root's range).
+    def add_if(n: Node) -> None:
+        for kind, key in (("if.then", "then_branch"), ("if.else", "else_branch")):
+            steps.append(Step(n, kind))
+            branch = n.attrs[key]
+            for formal, actual in zip(branch.inputs, n.inputs[1:]):
+                root[formal] = root.get(actual, actual)
+            # A branch result that a kernel of the branch computes is written straight into the op's
+            # result; any other (a captured value, a constant, a view, a repeat) is copied there.
+            made = {v: b for b in branch.nodes for v in b.outputs}
+            direct = {}
+            for res, out in zip(branch.outputs, n.outputs):
+                b = made.get(res)
+                if (b is not None and b.op != "constant" and not irops.get(b.op).view and res not in direct
+                        and res not in root):
+                    direct[res] = out
+            root.update(direct)
+            for b in branch.nodes:
+                if b.op != "constant":
+                    add(b)
+            for res, out in zip(branch.outputs, n.outputs):
+                if direct.get(res) is not out:
+                    add(Node("identity", (res,), (out,), {}, n.name))
+        steps.append(Step(n, "if.end"))
+
+    for n in graph.nodes:
+        if n.op != "constant":
+            add(n)
+
+    # Live ranges of arena buffers (roots only; a view extends its root's range). An `aurora.if`'s
+    # results are live from "if.then", so both branches write the same bytes.
     start: dict[Value, int] = {}
     end: dict[Value, int] = {}
     for i, s in enumerate(steps):
+        if s.kernel in ("if.else", "if.end"):
+            continue
         for v in s.node.outputs:
-            if v not in storage:
+            if v not in storage and v not in root and v not in start:
                 start[v] = end[v] = i
         for v in s.node.inputs:
             if v is not None:

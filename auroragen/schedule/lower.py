@@ -17,6 +17,7 @@ from math import prod
 import numpy as np
 
 from ..ir import Graph
+from ..ir.graph import map_regions
 from ..ir.ops.nn import pack_conv_weights, pack_dense_weights
 from ..ir.types import DType
 from ..passes.dce import DeadCodeElimination
@@ -39,6 +40,7 @@ def _dense_weights(rw: Rewriter, v):
 
 
 def lower(g: Graph, target: Target) -> Graph:
+    g = map_regions(g, lambda r: lower(r, target))
     rw = Rewriter(g)
     changed = False
     for n in g.nodes:

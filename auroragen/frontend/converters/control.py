@@ -1,8 +1,8 @@
 """Control flow for static shapes: If, Loop and Scan import inline.
 
 - If with a compile-time condition imports only the branch taken; with a run-time
-  condition both branches are computed and `where` selects (their outputs must
-  have the same shapes).
+  condition it becomes `aurora.if`, whose branches are regions (C: an if/else),
+  and both must give the same types and shapes.
 - Loop and Scan unroll: the trip count, and a Loop's condition after every
   iteration, must be known at compile time.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...ir import Graph, Node, Value
 from ..importer import converter
 
 MAX_UNROLL = 4096
@@ -20,17 +21,58 @@ MAX_UNROLL = 4096
 def if_(ctx, cond, *, then_branch, else_branch):
     if ctx.is_const(cond):
         return ctx.subgraph(then_branch if bool(ctx.const(cond).reshape(-1)[0]) else else_branch, {})
+    if cond.type.numel != 1:
+        raise ctx.error(f"the condition has shape {list(cond.shape)}; it must hold one element")
     name = (ctx.node_name, ctx.op_type)
-    t = ctx.subgraph(then_branch, {})
-    e = ctx.subgraph(else_branch, {})
+    then_nodes, then_outs = _branch(ctx, then_branch)
+    else_nodes, else_outs = _branch(ctx, else_branch)
     ctx.node_name, ctx.op_type = name
-    c = ctx.emit("reshape", cond, shape=())
-    outs = []
-    for k, (a, b) in enumerate(zip(t, e)):
-        if a.shape != b.shape or a.dtype != b.dtype:
+    for k, (a, b) in enumerate(zip(then_outs, else_outs)):
+        if a.type != b.type:
             raise ctx.error(f"output {k}: branches give {a.type} and {b.type}; a run-time condition needs the same type and shape")
-        outs.append(ctx.emit("where", c, a, b))
-    return outs
+    if len(then_outs) != len(else_outs):
+        raise ctx.error(f"the branches give {len(then_outs)} and {len(else_outs)} outputs")
+    if not then_outs:
+        return []
+    captures: dict[Value, None] = {}
+    for nodes, outs in ((then_nodes, then_outs), (else_nodes, else_outs)):
+        made = {v for n in nodes for v in n.outputs}
+        for v in [u for n in nodes for u in n.inputs] + outs:
+            if v is not None and v not in made and v not in ctx.consts:
+                captures.setdefault(v)
+    caps = list(captures)
+    then_g = _region(ctx, then_nodes, then_outs, caps, "then")
+    else_g = _region(ctx, else_nodes, else_outs, caps, "else")
+    return ctx.emit_multi("if", cond, *caps, then_branch=then_g, else_branch=else_g)
+
+
+def _branch(ctx, body) -> tuple[list[Node], list[Value]]:
+    """A branch's nodes, imported into a list of their own, and its outputs."""
+    outer = ctx.nodes
+    ctx.nodes = []
+    try:
+        outs = ctx.subgraph(body, {})
+        return ctx.nodes, outs
+    finally:
+        ctx.nodes = outer
+
+
+def _region(ctx, nodes: list[Node], outs: list[Value], caps: list[Value], name: str) -> Graph:
+    """A branch as a self-contained graph: the captured outer values become its inputs, and
+    outer constants it reads are copied in (so passes inside see them as constants)."""
+    formal = {v: Value(v.type, v.name) for v in caps}
+    made = {v for n in nodes for v in n.outputs}
+    copied: list[Node] = []
+    for v in [u for n in nodes for u in n.inputs] + outs:
+        if v is not None and v not in made and v not in formal:
+            formal[v] = Value(v.type, v.name)
+            copied.append(Node("constant", (), (formal[v],), {"value": ctx.consts[v]}))
+
+    def sub(v):
+        return None if v is None else formal.get(v, v)
+
+    body = [Node(n.op, tuple(sub(v) for v in n.inputs), n.outputs, n.attrs, n.name) for n in nodes]
+    return Graph([formal[v] for v in caps], [sub(v) for v in outs], copied + body, name)
 
 
 def _stack(ctx, parts, axis, what):

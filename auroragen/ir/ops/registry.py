@@ -21,7 +21,8 @@ from ..types import TensorType
 
 # Ops that only move or select elements: they work on any element's bits as they are.
 BITWISE_OPS = {"constant", "cast", "reshape", "transpose", "slice", "expand", "gather", "concat", "split", "identity", "pad",
-               "where", "gather_elements", "gather_nd", "trilu", "one_hot", "bitcast"}
+               "where", "gather_elements", "gather_nd", "trilu", "one_hot", "bitcast",
+               "if"}  # if: its branches handle their own types
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class OpDef:
     evaluate: Callable[..., Any]
     view: bool = False  # the output is input 0's bytes under another shape: no copy
     doc: str = ""
+    control: bool = False  # holds regions: emitted as C control flow around their kernels, not as a kernel
 
     def infer_types(self, in_types: list[TensorType | None], attrs: dict) -> list[TensorType]:
         out = self.infer(*in_types, **attrs)
@@ -57,11 +59,11 @@ class OpDef:
 OPS: dict[str, OpDef] = {}
 
 
-def register(name: str, *, infer: Callable[..., Any], view: bool = False):
+def register(name: str, *, infer: Callable[..., Any], view: bool = False, control: bool = False):
     def wrap(fn):
         if name in OPS:
             raise RuntimeError(f"op {name} registered twice")
-        OPS[name] = OpDef(name, infer, fn, view, (fn.__doc__ or "").strip())
+        OPS[name] = OpDef(name, infer, fn, view, (fn.__doc__ or "").strip(), control)
         return fn
 
     return wrap
