@@ -109,10 +109,55 @@ def test_dense_matches_onnxruntime(tmp_path, target, rows, k, n, op, residual):
     np.testing.assert_allclose(got[0], ort_reference(model, feeds)[0], rtol=1e-4, atol=1e-4)
 
 
-def test_depthwise_keeps_the_direct_kernel():
-    model, _ = _conv_model(cin=8, cout=8, hw=6, kernel=3, stride=1, pad=1, dil=1, group=8, relu=True, residual=False)
+FLAT = [
+    dict(cin=8, cout=8, hw=6, kernel=3, stride=1, pad=1, dil=1, group=8, relu=True, residual=False),
+    dict(cin=6, cout=6, hw=5, kernel=3, stride=1, pad=2, dil=2, group=6, relu=False, residual=True),
+    dict(cin=4, cout=6, hw=9, kernel=5, stride=1, pad=1, dil=1, group=2, relu=True, residual=False),
+    dict(cin=3, cout=3, hw=40, kernel=3, stride=1, pad=0, dil=1, group=3, relu=False, residual=False),
+]
+
+
+@pytest.mark.parametrize("target", HOST)
+@pytest.mark.parametrize("case", FLAT, ids=lambda c: f"{c['cin']}to{c['cout']}k{c['kernel']}d{c['dil']}g{c['group']}")
+def test_thin_group_stride_one_conv_runs_over_flat_planes(tmp_path, target, case):
+    """Depthwise and thin-group convs (too few output channels per group for the GEMM) with stride 1
+    become conv_flat: dilations, asymmetric fits, residuals and planes longer than one chunk."""
+    model, feeds = _conv_model(**case)
+    g = lower(run_pipeline(import_model(model)), TARGETS[target])
+    assert [n.op for n in g.nodes if n.op != "constant"][0] == "conv_flat"
+    got = compile_and_run(model, feeds, tmp_path / "out", target=target)
+    np.testing.assert_allclose(got[0], ort_reference(model, feeds)[0], rtol=1e-4, atol=1e-4)
+
+
+def test_strided_depthwise_keeps_the_direct_kernel():
+    model, _ = _conv_model(cin=8, cout=8, hw=6, kernel=3, stride=2, pad=1, dil=1, group=8, relu=True, residual=False)
     g = lower(run_pipeline(import_model(model)), TARGETS["avx2"])
-    assert "conv_gemm" not in [n.op for n in g.nodes] and "conv" in [n.op for n in g.nodes]
+    assert "conv" in [n.op for n in g.nodes]
+
+
+RNNS = [("LSTM", 4, {}, "forward"), ("LSTM", 4, {}, "bidirectional"), ("GRU", 3, {"linear_before_reset": 1}, "reverse"),
+        ("GRU", 3, {}, "forward"), ("RNN", 1, {}, "bidirectional")]
+
+
+@pytest.mark.parametrize("target", HOST)
+@pytest.mark.parametrize("kind,gates,extra,direction", RNNS, ids=lambda v: v if isinstance(v, str) else "")
+def test_recurrent_ops_project_inputs_with_one_gemm(tmp_path, target, kind, gates, extra, direction):
+    """rnn with constant weights -> dense (X W^T for every step) + rnn_packed (h R^T by the microkernel);
+    GRU with linear_before_reset=0 keeps the plain kernel. Hidden 19 leaves a partial column panel."""
+    rng = np.random.default_rng(4)
+    d = 2 if direction == "bidirectional" else 1
+    seq, batch, isz, hid = 5, 3, 7, 19
+    x = rng.standard_normal((seq, batch, isz)).astype(np.float32)
+    inits = {"W": (rng.standard_normal((d, gates * hid, isz)) * 0.3).astype(np.float32),
+             "R": (rng.standard_normal((d, gates * hid, hid)) * 0.3).astype(np.float32),
+             "B": (rng.standard_normal((d, 2 * gates * hid)) * 0.3).astype(np.float32)}
+    node = helper.make_node(kind, ["x", "W", "R", "B"], ["Y", "Yh"], hidden_size=hid, direction=direction, **extra)
+    model = make_model([node], {"x": x}, ["Y", "Yh"], inits)
+    ops = [n.op for n in lower(run_pipeline(import_model(model)), TARGETS[target]).nodes]
+    assert ("rnn_packed" in ops) == (kind != "GRU" or bool(extra))
+    got = compile_and_run(model, {"x": x}, tmp_path / "out", target=target)
+    for k, want in enumerate(ort_reference(model, {"x": x})):
+        np.testing.assert_allclose(got[k], want, rtol=1e-4, atol=1e-5)
 
 
 def test_lowered_graph_keeps_one_copy_of_the_weights():

@@ -5,6 +5,15 @@ per group runs as a GEMM over packed weights (packed here, once, at compile time
 row panels) and im2col panels of the input packed at run time into a workspace in the arena.
 Depthwise and other thin-group convolutions keep the direct kernel.
 
+rnn -> dense + rnn_packed: with constant float W and R, the input projection X W^T of every step is
+one dense GEMM before the recurrence, and the recurrence computes h R^T with the 1-row microkernel over
+R packed in column panels (GRU with linear_before_reset=0 keeps the plain kernel: it multiplies R's
+last gate by r * h, not by h).
+
+conv -> conv_flat: a 2-D stride-1 float convolution left to the direct kernel (depthwise, thin groups)
+runs over each zero-padded input plane as one flat row, so every tap is one long vector loop however
+narrow the plane (the padding columns are computed too and dropped).
+
 matmul / gemm -> dense: x[..., K] @ W with constant 2-D float W packed in the microkernel's column
 panels (gemm's alpha and transposed B folded in), bias along the last axis, residual and activation
 in the store.
@@ -19,6 +28,7 @@ import numpy as np
 from ..ir import Graph
 from ..ir.graph import map_regions
 from ..ir.ops.nn import pack_conv_weights, pack_dense_weights
+from ..ir.ops.rnn import pack_recurrent_weights
 from ..ir.types import DType
 from ..passes.dce import DeadCodeElimination
 from ..passes.rewrite import Rewriter
@@ -47,9 +57,15 @@ def lower(g: Graph, target: Target) -> Graph:
         if n.op in ("matmul", "gemm") and _lower_dense(rw, n, target):
             changed = True
             continue
+        if n.op == "rnn" and _lower_rnn(rw, n, target):
+            changed = True
+            continue
         w = _dense_weights(rw, n.inputs[1]) if n.op == "conv" else None
         if w is None or n.output.dtype is not DType.FLOAT or w.shape[0] // n.attrs["group"] < min(4, target.gemm_mr):
-            rw.keep(n)
+            if n.op == "conv" and _lower_conv_flat(rw, n):
+                changed = True
+            else:
+                rw.keep(n)
             continue
         group, mr, nr = n.attrs["group"], target.gemm_mr, target.gemm_nr
         k = prod(w.shape[1:])
@@ -94,4 +110,43 @@ def _lower_dense(rw: Rewriter, n, target: Target) -> bool:
                  act_params=n.attrs.get("act_params", ()))
     y, _work = rw.emit("dense", (a, wp, bias, residual), attrs, n.name)
     rw.replace(n.output, y)
+    return True
+
+
+def _lower_rnn(rw: Rewriter, n, target: Target) -> bool:
+    x, w, r = n.inputs[:3]
+    a = n.attrs
+    w, r = _dense_weights(rw, w), _dense_weights(rw, r)
+    if w is None or r is None or x.dtype is not DType.FLOAT or (a["kind"] == "gru" and not a["linear_before_reset"]):
+        return False
+    dirs, gh, isz = w.shape
+    nr = target.gemm_nr
+    wt = np.ascontiguousarray(w.transpose(2, 0, 1).reshape(isz, dirs * gh), np.float32)  # [I, dirs * G*H]
+    dense_attrs = dict(k=isz, n=dirs * gh, mr=target.gemm_mr, nv=target.gemm_nv, nr=nr, activation=None, act_params=())
+    xw, _work = rw.emit("dense", (x, rw.constant(pack_dense_weights(wt, nr)), None, None), dense_attrs, n.name)
+    rp = rw.constant(pack_recurrent_weights(np.asarray(r, np.float32), nr))
+    outs = rw.emit("rnn_packed", (xw, rp, *n.inputs[3:]), dict(a, rshape=tuple(r.shape), nr=nr, nv=target.gemm_nv), n.name)
+    for old, new in zip(n.outputs, outs):
+        rw.replace(old, new)
+    return True
+
+
+def conv_flat_geometry(x_shape, y_shape, kernel, dilations, pads) -> tuple[int, int, int]:
+    """(padded rows, padded row length, slack) of conv_flat's padded planes: the flat loop reads up to
+    slack elements past a padded plane."""
+    ph = x_shape[2] + pads[0] + pads[2]
+    pw = x_shape[3] + pads[1] + pads[3]
+    return ph, pw, (kernel[1] - 1) * dilations[1]
+
+
+def _lower_conv_flat(rw: Rewriter, n) -> bool:
+    a = n.attrs
+    x, y = n.inputs[0], n.output
+    if len(a["kernel"]) != 2 or any(s != 1 for s in a["strides"]) or x.dtype is not DType.FLOAT:
+        return False
+    ph, pw, slack = conv_flat_geometry(x.shape, y.shape, a["kernel"], a["dilations"], a["pads"])
+    cg = x.shape[1] // a["group"]
+    work = cg * ph * pw + slack + y.shape[2] * pw
+    out, _work = rw.emit("conv_flat", n.inputs, dict(a, work=work), n.name)
+    rw.replace(y, out)
     return True

@@ -72,7 +72,20 @@ def plan_conv(node: Node, step) -> Plan:
     residual = _present(node, 3)
     act = _act(node)
     p.update(residual=residual, epilogue=act if residual or act != "a0" else "")
+    p["WLO"] = max(p["lo"][2])  # output columns where every kernel column's tap is inside the input
+    p["WHI"] = max(min(p["hi"][2]), p["WLO"])
     return Plan("conv", p, what=_what(node) + _epi_text(node))
+
+
+@kernel("conv_flat")
+def plan_conv_flat(node: Node, step) -> Plan:
+    from ...schedule.lower import conv_flat_geometry
+
+    a = node.attrs
+    p = _conv_params(node, transposed=False)
+    ph, pw, slack = conv_flat_geometry(node.inputs[0].shape, node.outputs[0].shape, a["kernel"], a["dilations"], a["pads"])
+    p.update(PH=ph, PW=pw, SLACK=slack, G=a["group"], residual=_present(node, 3), act=_act(node))
+    return Plan("conv_flat", p, what=_what(node) + _epi_text(node) + ", over flat padded planes")
 
 
 @kernel("conv_transpose")

@@ -24,8 +24,13 @@ ACT_C = {
 }
 
 
-@kernel("rnn")
+INPUTS = ("X", "W", "R", "B", "L", "H0", "C0", "P")
+
+
+@kernel("rnn", "rnn_packed")
 def plan_rnn(node: Node, step) -> Plan:
+    """rnn: the input projection and the recurrence, plain loops. rnn_packed: the recurrence over X W^T
+    computed beforehand, h R^T by the 1-row GEMM microkernel over R's packed column panels."""
     a = node.attrs
     x = node.inputs[0]
     kind, hsz, layout = a["kind"], a["hidden"], a["layout"]
@@ -33,11 +38,18 @@ def plan_rnn(node: Node, step) -> Plan:
     dirs = 2 if a["direction"] == "bidirectional" else 1
     seq, batch = (x.shape[0], x.shape[1]) if layout == 0 else (x.shape[1], x.shape[0])
     isz = x.shape[2]
+    packed = None
+    names = INPUTS
+    if node.op == "rnn_packed":
+        packed = dict(NR=a["nr"], NV=a["nv"], Q=-(-g * hsz // a["nr"]))
+        names = ("X",) + INPUTS[2:]
+    inp = {n: f"in{k}" for k, n in enumerate(names)}
     dt = x.dtype
     F = "" if dt is DType.DOUBLE else "f"
     n_act = N_ACT[kind]
 
-    def present(k):
+    def present(k):  # k: the input's position in rnn's own input list
+        k = k - 1 if packed and k > 1 else k
         return len(node.inputs) > k and node.inputs[k] is not None
 
     directions = []
@@ -51,11 +63,12 @@ def plan_rnn(node: Node, step) -> Plan:
         ))
     clip = a.get("clip")
     return Plan("rnn", dict(
-        kind=kind, dirs=directions, B=batch, S=seq, I=isz, H=hsz, G=g, ctype=dt.ctype,
+        packed=packed, inp=inp, kind=kind, dirs=directions, B=batch, S=seq, I=isz, H=hsz, G=g, ctype=dt.ctype,
         x_tstride=batch * isz if layout == 0 else isz, x_bstride=isz if layout == 0 else seq * isz,
         y_tstride=dirs * batch * hsz if layout == 0 else dirs * hsz, y_dstride=batch * hsz if layout == 0 else hsz,
         y_bstride=hsz if layout == 0 else seq * dirs * hsz, yh_bstride=hsz if layout == 0 else dirs * hsz,
         y_size=seq * dirs * batch * hsz, clip=None if clip is None else literal(clip, dt),
         linear_before_reset=a.get("linear_before_reset", 0), input_forget=a.get("input_forget", 0),
         has=dict(b=present(3), lens=present(4), h0=present(5), c0=present(6), p=present(7)),
-    ), what=f"{kind} {a['direction']}, hidden {hsz}, {seq} steps")
+    ), what=f"{kind} {a['direction']}, hidden {hsz}, {seq} steps" + (" (recurrence; input projected by one GEMM)" if packed else ""),
+        helpers=[("gemm_micro", dict(mr=1, nv=packed["NV"]))] if packed else [])

@@ -173,6 +173,17 @@ def conv_gemm(x, wp, b=None, residual=None, *, wshape, mr, nv, nr, nc, work, **c
     return conv(x, w, b, residual, **conv_attrs), np.zeros(work, x.dtype)
 
 
+def _conv_flat_type(x, w, b=None, residual=None, *, work, **conv_attrs):
+    return [_conv_type(x, w, b, residual, **conv_attrs), TensorType(x.dtype, (work,))]
+
+
+@register("conv_flat", infer=_conv_flat_type)
+def conv_flat(x, w, b=None, residual=None, *, work, **conv_attrs):
+    """A 2-D stride-1 conv computed over each zero-padded input plane as one flat row (target lowering of
+    thin-group convs: depthwise); the second output is the workspace (padded planes and the flat result)."""
+    return conv(x, w, b, residual, **conv_attrs), np.zeros(work, x.dtype)
+
+
 # -- dense: x[..., K] @ W[K, N] with W packed in column panels (target lowering of matmul / gemm) ------
 
 

@@ -53,13 +53,69 @@ def _rnn_type(x, w, r, b=None, seq_lens=None, h0=None, c0=None, p=None, *, kind,
 @register("rnn", infer=_rnn_type)
 def rnn(x, w, r, b=None, seq_lens=None, h0=None, c0=None, p=None, *, kind, direction, hidden, activations,
         clip=None, linear_before_reset=0, input_forget=0, layout=0):
-    directions = 2 if direction == "bidirectional" else 1
     xf = x.astype(np.float64)
     if layout:
         xf = xf.transpose(1, 0, 2)
+    xw = np.einsum("sbi,dgi->dsbg", xf, w.astype(np.float64))
+    return _recur(xw, x.dtype, r, b, seq_lens, h0, c0, p, kind=kind, direction=direction, hidden=hidden,
+                  activations=activations, clip=clip, linear_before_reset=linear_before_reset, input_forget=input_forget,
+                  layout=layout)
+
+
+# -- rnn_packed: the recurrence alone (target lowering of rnn with constant weights) -------------------
+
+
+def pack_recurrent_weights(r: np.ndarray, nr: int) -> np.ndarray:
+    """R [dirs, G*H, H] as, per direction, R^T [H, G*H] in the dense microkernel's column panels."""
+    from .nn import pack_dense_weights
+
+    return np.concatenate([pack_dense_weights(np.ascontiguousarray(rd.T), nr) for rd in r])
+
+
+def unpack_recurrent_weights(rp: np.ndarray, rshape, nr: int) -> np.ndarray:
+    from .nn import unpack_dense_weights
+
+    dirs, gh, h = rshape
+    parts = rp.reshape(dirs, -1)
+    return np.stack([unpack_dense_weights(parts[d], h, gh, nr).T for d in range(dirs)])
+
+
+def _rnn_packed_type(xw, rp, b=None, seq_lens=None, h0=None, c0=None, p=None, *, rshape, nr, nv, kind, direction,
+                     hidden, activations, clip=None, linear_before_reset=0, input_forget=0, layout=0):
+    dirs, gh, _ = rshape
+    if xw.shape[-1] != dirs * gh:
+        raise ValueError(f"projected input's last dimension {xw.shape[-1]} is not {dirs * gh}")
+    seq, batch = (xw.shape[0], xw.shape[1]) if layout == 0 else (xw.shape[1], xw.shape[0])
+    y = (seq, dirs, batch, hidden) if layout == 0 else (batch, seq, dirs, hidden)
+    yh = (dirs, batch, hidden) if layout == 0 else (batch, dirs, hidden)
+    out = [xw.with_shape(y), xw.with_shape(yh)]
+    return out + [xw.with_shape(yh)] if kind == "lstm" else out
+
+
+@register("rnn_packed", infer=_rnn_packed_type)
+def rnn_packed(xw, rp, b=None, seq_lens=None, h0=None, c0=None, p=None, *, rshape, nr, nv, kind, direction, hidden,
+               activations, clip=None, linear_before_reset=0, input_forget=0, layout=0):
+    """rnn after its input projection: xw [seq, batch, dirs*G*H] (layout 1: batch first) is X W^T for every
+    step, computed beforehand as one GEMM; R packed by pack_recurrent_weights for the 1-row microkernel."""
+    dirs, gh, _ = rshape
+    xf = xw.astype(np.float64)
+    if layout:
+        xf = xf.transpose(1, 0, 2)
+    seq, batch, _ = xf.shape
+    xwd = xf.reshape(seq, batch, dirs, gh).transpose(2, 0, 1, 3)
+    return _recur(xwd, xw.dtype, unpack_recurrent_weights(rp, rshape, nr), b, seq_lens, h0, c0, p, kind=kind,
+                  direction=direction, hidden=hidden, activations=activations, clip=clip,
+                  linear_before_reset=linear_before_reset, input_forget=input_forget, layout=layout)
+
+
+def _recur(xw_all, dtype, r, b, seq_lens, h0, c0, p, *, kind, direction, hidden, activations, clip,
+           linear_before_reset, input_forget, layout):
+    """The recurrence over xw_all [dirs, seq, batch, G*H] = X W^T per direction (bias not yet added)."""
+    directions = 2 if direction == "bidirectional" else 1
+    if layout:
         h0 = None if h0 is None else h0.transpose(1, 0, 2)
         c0 = None if c0 is None else c0.transpose(1, 0, 2)
-    seq, batch, _ = xf.shape
+    _, seq, batch, _ = xw_all.shape
     g, hsz = GATES[kind], hidden
     lens = np.full(batch, seq) if seq_lens is None else seq_lens.astype(np.int64)
     y = np.zeros((seq, directions, batch, hsz))
@@ -72,7 +128,7 @@ def rnn(x, w, r, b=None, seq_lens=None, h0=None, c0=None, p=None, *, kind, direc
 
     for d in range(directions):
         acts = [activation(*a) for a in activations[d * n_act:(d + 1) * n_act]]
-        wd, rd = w[d].astype(np.float64), r[d].astype(np.float64)
+        rd = r[d].astype(np.float64)
         bd = b[d].astype(np.float64) if b is not None else np.zeros(2 * g * hsz)
         wb, rb = bd[: g * hsz], bd[g * hsz:]
         pd = p[d].astype(np.float64) if p is not None else np.zeros(3 * hsz)
@@ -83,7 +139,7 @@ def rnn(x, w, r, b=None, seq_lens=None, h0=None, c0=None, p=None, *, kind, direc
             n = int(lens[bi])
             for step in range(n):
                 t = n - 1 - step if reverse else step
-                xw = wd @ xf[t, bi] + wb
+                xw = xw_all[d, t, bi] + wb
                 hr = rd @ h + rb
                 if kind == "rnn":
                     h = acts[0](cl(xw + hr))
@@ -106,6 +162,6 @@ def rnn(x, w, r, b=None, seq_lens=None, h0=None, c0=None, p=None, *, kind, direc
             yh[d, bi], yc[d, bi] = h, c
     if layout:
         y, yh, yc = y.transpose(2, 0, 1, 3), yh.transpose(1, 0, 2), yc.transpose(1, 0, 2)
-    outs = [y.astype(x.dtype), yh.astype(x.dtype)]
-    return outs + [yc.astype(x.dtype)] if kind == "lstm" else outs
+    outs = [y.astype(dtype), yh.astype(dtype)]
+    return outs + [yc.astype(dtype)] if kind == "lstm" else outs
 
