@@ -108,7 +108,11 @@ def plan_pool(node: Node, step) -> Plan:
     else:
         index_expr = " + ".join(f"i{d} * {in_st[d]}" for d in range(r))
     pval = float(a.get("p", 2))
+    row_max = kind == "max" and not indices and r == 2
+    ranges = [_valid_range(out[3], x.shape[3], a["strides"][1], a["pads"][1], kw * a["dilations"][1])
+              for kw in range(a["kernel"][1])] if row_max else []
     return Plan("pool", dict(
+        row_max=row_max, ow_lo=[lo for lo, _ in ranges], ow_hi=[hi for _, hi in ranges],
         planes=x.shape[0] * x.shape[1], in_dims=list(x.shape[2:]), out_dims=list(out[2:]), in_size=numel(x.shape[2:]),
         out_size=numel(out[2:]), in_strides=in_st, out_strides=contiguous_strides(out[2:]), kernel=list(a["kernel"]),
         strides=list(a["strides"]), dilations=list(a["dilations"]), pads=list(a["pads"]), kind=kind,
