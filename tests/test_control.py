@@ -14,6 +14,7 @@ import auroragen
 from auroragen.errors import AuroraError
 from auroragen.ir import Graph, Node, TensorType, Value, parse, print_graph, verify
 from auroragen.ir.types import DType
+from auroragen.ir.verifier import VerifyError
 from auroragen.passes import run_pipeline
 from auroragen.passes.simplify import Simplify
 
@@ -149,5 +150,5 @@ def test_verifier_checks_what_the_branches_take():
     r = Value(a.type)
     region = Graph([a], [r], [Node("neg", (a,), (r,))])
     y = Value(a.type)
-    with pytest.raises(Exception, match="branch takes"):
+    with pytest.raises(VerifyError, match="branch takes"):
         verify(Graph([x, cond], [y], [Node("if", (cond, x), (y,), {"then_branch": region, "else_branch": region})]))

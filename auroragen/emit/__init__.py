@@ -152,16 +152,14 @@ class _Emitter:
             name = f"k{len(self.kernels)}_{node.op}"
             self.kernels[key] = dict(name=name, params=sig, body=body, what=c_comment(plan.what, 120), can_fail=plan.can_fail)
         k = self.kernels[key]
-        label = f"aurora.{node.op}" + (f" {c_comment(node.name, 48)}" if node.name else "")
-        self.calls.append(dict(call=f"{k['name']}({', '.join(args)})", can_fail=plan.can_fail, comment=label,
+        self.calls.append(dict(call=f"{k['name']}({', '.join(args)})", can_fail=plan.can_fail, comment=_label(node),
                                depth=self.depth, line=None))
 
     def add_branch(self, step) -> None:
         """The C of an `aurora.if`: the kernel calls of each branch inside if/else braces."""
         node = step.node
-        label = f"aurora.if {c_comment(node.name, 48)}" if node.name else "aurora.if"
         if step.kernel == "if.then":
-            line, comment = f"if ({self.tensor(node.inputs[0], writable=False)}[0]) {{", label
+            line, comment = f"if ({self.tensor(node.inputs[0], writable=False)}[0]) {{", _label(node)
         elif step.kernel == "if.else":
             self.depth -= 1
             line, comment = "} else {", None
@@ -171,6 +169,10 @@ class _Emitter:
         self.calls.append(dict(line=line, comment=comment, depth=self.depth))
         if step.kernel != "if.end":
             self.depth += 1
+
+
+def _label(node) -> str:
+    return f"aurora.{node.op}" + (f" {c_comment(node.name, 48)}" if node.name else "")
 
 
 def _io(values: list[Value]) -> list[dict]:

@@ -54,30 +54,25 @@ def lower(g: Graph, target: Target) -> Graph:
     rw = Rewriter(g)
     changed = False
     for n in g.nodes:
-        if n.op in ("matmul", "gemm") and _lower_dense(rw, n, target):
+        if any(f(rw, n, target) for f in LOWERINGS.get(n.op, ())):
             changed = True
-            continue
-        if n.op == "rnn" and _lower_rnn(rw, n, target):
-            changed = True
-            continue
-        w = _dense_weights(rw, n.inputs[1]) if n.op == "conv" else None
-        if w is None or n.output.dtype is not DType.FLOAT or w.shape[0] // n.attrs["group"] < min(4, target.gemm_mr):
-            if n.op == "conv" and _lower_conv_flat(rw, n):
-                changed = True
-            else:
-                rw.keep(n)
-            continue
-        group, mr, nr = n.attrs["group"], target.gemm_mr, target.gemm_nr
-        k = prod(w.shape[1:])
-        pixels = prod(n.output.shape[2:])
-        nc = conv_block_columns(k, pixels, nr)
-        wp = rw.constant(pack_conv_weights(w, group, mr))
-        ins = (n.inputs[0], wp, *n.inputs[2:])
-        attrs = dict(n.attrs, wshape=tuple(w.shape), mr=mr, nv=target.gemm_nv, nr=nr, nc=nc, work=k * nc)
-        y, _work = rw.emit("conv_gemm", ins, attrs, n.name)
-        rw.replace(n.output, y)
-        changed = True
+        else:
+            rw.keep(n)
     return DeadCodeElimination().apply(rw.graph()) if changed else g
+
+
+def _lower_conv_gemm(rw: Rewriter, n, target: Target) -> bool:
+    w = _dense_weights(rw, n.inputs[1])
+    if w is None or n.output.dtype is not DType.FLOAT or w.shape[0] // n.attrs["group"] < min(4, target.gemm_mr):
+        return False
+    group, mr, nr = n.attrs["group"], target.gemm_mr, target.gemm_nr
+    k = prod(w.shape[1:])
+    nc = conv_block_columns(k, prod(n.output.shape[2:]), nr)
+    ins = (n.inputs[0], rw.constant(pack_conv_weights(w, group, mr)), *n.inputs[2:])
+    attrs = dict(n.attrs, wshape=tuple(w.shape), mr=mr, nv=target.gemm_nv, nr=nr, nc=nc, work=k * nc)
+    y, _work = rw.emit("conv_gemm", ins, attrs, n.name)
+    rw.replace(n.output, y)
+    return True
 
 
 def _lower_dense(rw: Rewriter, n, target: Target) -> bool:
@@ -131,7 +126,7 @@ def _lower_rnn(rw: Rewriter, n, target: Target) -> bool:
     return True
 
 
-def conv_flat_geometry(x_shape, y_shape, kernel, dilations, pads) -> tuple[int, int, int]:
+def conv_flat_geometry(x_shape, kernel, dilations, pads) -> tuple[int, int, int]:
     """(padded rows, padded row length, slack) of conv_flat's padded planes: the flat loop reads up to
     slack elements past a padded plane."""
     ph = x_shape[2] + pads[0] + pads[2]
@@ -139,14 +134,19 @@ def conv_flat_geometry(x_shape, y_shape, kernel, dilations, pads) -> tuple[int, 
     return ph, pw, (kernel[1] - 1) * dilations[1]
 
 
-def _lower_conv_flat(rw: Rewriter, n) -> bool:
+def _lower_conv_flat(rw: Rewriter, n, target: Target) -> bool:
     a = n.attrs
     x, y = n.inputs[0], n.output
     if len(a["kernel"]) != 2 or any(s != 1 for s in a["strides"]) or x.dtype is not DType.FLOAT:
         return False
-    ph, pw, slack = conv_flat_geometry(x.shape, y.shape, a["kernel"], a["dilations"], a["pads"])
+    ph, pw, slack = conv_flat_geometry(x.shape, a["kernel"], a["dilations"], a["pads"])
     cg = x.shape[1] // a["group"]
     work = cg * ph * pw + slack + y.shape[2] * pw
     out, _work = rw.emit("conv_flat", n.inputs, dict(a, work=work), n.name)
     rw.replace(y, out)
     return True
+
+
+# What each op may become, tried in order (conv: the GEMM when it has enough output channels per group).
+LOWERINGS = {"matmul": [_lower_dense], "gemm": [_lower_dense], "rnn": [_lower_rnn],
+             "conv": [_lower_conv_gemm, _lower_conv_flat]}

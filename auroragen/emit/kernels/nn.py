@@ -83,7 +83,7 @@ def plan_conv_flat(node: Node, step) -> Plan:
 
     a = node.attrs
     p = _conv_params(node, transposed=False)
-    ph, pw, slack = conv_flat_geometry(node.inputs[0].shape, node.outputs[0].shape, a["kernel"], a["dilations"], a["pads"])
+    ph, pw, slack = conv_flat_geometry(node.inputs[0].shape, a["kernel"], a["dilations"], a["pads"])
     p.update(PH=ph, PW=pw, SLACK=slack, G=a["group"], residual=_present(node, 3), act=_act(node))
     return Plan("conv_flat", p, what=_what(node) + _epi_text(node) + ", over flat padded planes")
 

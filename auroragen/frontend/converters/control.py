@@ -27,22 +27,17 @@ def if_(ctx, cond, *, then_branch, else_branch):
     then_nodes, then_outs = _branch(ctx, then_branch)
     else_nodes, else_outs = _branch(ctx, else_branch)
     ctx.node_name, ctx.op_type = name
+    if len(then_outs) != len(else_outs):
+        raise ctx.error(f"the branches give {len(then_outs)} and {len(else_outs)} outputs")
     for k, (a, b) in enumerate(zip(then_outs, else_outs)):
         if a.type != b.type:
             raise ctx.error(f"output {k}: branches give {a.type} and {b.type}; a run-time condition needs the same type and shape")
-    if len(then_outs) != len(else_outs):
-        raise ctx.error(f"the branches give {len(then_outs)} and {len(else_outs)} outputs")
     if not then_outs:
         return []
-    captures: dict[Value, None] = {}
-    for nodes, outs in ((then_nodes, then_outs), (else_nodes, else_outs)):
-        made = {v for n in nodes for v in n.outputs}
-        for v in [u for n in nodes for u in n.inputs] + outs:
-            if v is not None and v not in made and v not in ctx.consts:
-                captures.setdefault(v)
-    caps = list(captures)
-    then_g = _region(ctx, then_nodes, then_outs, caps, "then")
-    else_g = _region(ctx, else_nodes, else_outs, caps, "else")
+    then_free, else_free = _free(then_nodes, then_outs), _free(else_nodes, else_outs)
+    caps = [v for v in {**then_free, **else_free} if v not in ctx.consts]
+    then_g = _region(ctx, then_nodes, then_outs, then_free, caps, "then")
+    else_g = _region(ctx, else_nodes, else_outs, else_free, caps, "else")
     return ctx.emit_multi("if", cond, *caps, then_branch=then_g, else_branch=else_g)
 
 
@@ -57,16 +52,17 @@ def _branch(ctx, body) -> tuple[list[Node], list[Value]]:
         ctx.nodes = outer
 
 
-def _region(ctx, nodes: list[Node], outs: list[Value], caps: list[Value], name: str) -> Graph:
+def _free(nodes: list[Node], outs: list[Value]) -> dict[Value, None]:
+    """The values a branch reads or returns without making them, in first-use order."""
+    made = {v for n in nodes for v in n.outputs}
+    return dict.fromkeys(v for v in [u for n in nodes for u in n.inputs] + outs if v is not None and v not in made)
+
+
+def _region(ctx, nodes: list[Node], outs: list[Value], free, caps: list[Value], name: str) -> Graph:
     """A branch as a self-contained graph: the captured outer values become its inputs, and
     outer constants it reads are copied in (so passes inside see them as constants)."""
-    formal = {v: Value(v.type, v.name) for v in caps}
-    made = {v for n in nodes for v in n.outputs}
-    copied: list[Node] = []
-    for v in [u for n in nodes for u in n.inputs] + outs:
-        if v is not None and v not in made and v not in formal:
-            formal[v] = Value(v.type, v.name)
-            copied.append(Node("constant", (), (formal[v],), {"value": ctx.consts[v]}))
+    formal = {v: Value(v.type, v.name) for v in [*free, *caps]}
+    copied = [Node("constant", (), (formal[v],), {"value": ctx.consts[v]}) for v in free if v in ctx.consts]
 
     def sub(v):
         return None if v is None else formal.get(v, v)

@@ -44,10 +44,14 @@ def _rnn_type(x, w, r, b=None, seq_lens=None, h0=None, c0=None, p=None, *, kind,
     seq, batch = (x.shape[0], x.shape[1]) if layout == 0 else (x.shape[1], x.shape[0])
     if w.shape != (directions, GATES[kind] * hidden, x.shape[2]):
         raise ValueError(f"W has shape {list(w.shape)}, expected {[directions, GATES[kind] * hidden, x.shape[2]]}")
-    y = (seq, directions, batch, hidden) if layout == 0 else (batch, seq, directions, hidden)
-    yh = (directions, batch, hidden) if layout == 0 else (batch, directions, hidden)
-    out = [x.with_shape(y), x.with_shape(yh)]
-    return out + [x.with_shape(yh)] if kind == "lstm" else out
+    return _output_types(x, seq, batch, directions, hidden, layout, kind)
+
+
+def _output_types(t, seq, batch, dirs, hidden, layout, kind):
+    """Y, Y_h (and Y_c for lstm) in t's element type."""
+    y = (seq, dirs, batch, hidden) if layout == 0 else (batch, seq, dirs, hidden)
+    yh = (dirs, batch, hidden) if layout == 0 else (batch, dirs, hidden)
+    return [t.with_shape(y), t.with_shape(yh)] + ([t.with_shape(yh)] if kind == "lstm" else [])
 
 
 @register("rnn", infer=_rnn_type)
@@ -86,10 +90,7 @@ def _rnn_packed_type(xw, rp, b=None, seq_lens=None, h0=None, c0=None, p=None, *,
     if xw.shape[-1] != dirs * gh:
         raise ValueError(f"projected input's last dimension {xw.shape[-1]} is not {dirs * gh}")
     seq, batch = (xw.shape[0], xw.shape[1]) if layout == 0 else (xw.shape[1], xw.shape[0])
-    y = (seq, dirs, batch, hidden) if layout == 0 else (batch, seq, dirs, hidden)
-    yh = (dirs, batch, hidden) if layout == 0 else (batch, dirs, hidden)
-    out = [xw.with_shape(y), xw.with_shape(yh)]
-    return out + [xw.with_shape(yh)] if kind == "lstm" else out
+    return _output_types(xw, seq, batch, dirs, hidden, layout, kind)
 
 
 @register("rnn_packed", infer=_rnn_packed_type)
