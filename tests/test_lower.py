@@ -137,14 +137,19 @@ def test_strided_depthwise_keeps_the_direct_kernel():
 
 
 RNNS = [("LSTM", 4, {}, "forward"), ("LSTM", 4, {}, "bidirectional"), ("GRU", 3, {"linear_before_reset": 1}, "reverse"),
-        ("GRU", 3, {}, "forward"), ("RNN", 1, {}, "bidirectional")]
+        ("GRU", 3, {}, "forward"), ("RNN", 1, {}, "bidirectional"),
+        ("LSTM", 4, {"peepholes": True, "activations": ["Sigmoid", "Tanh", "Tanh", "Sigmoid", "Relu", "Tanh"]},
+         "bidirectional"),
+        ("LSTM", 4, {"input_forget": 1, "activations": ["HardSigmoid", "Tanh", "Tanh"]}, "forward"),
+        ("RNN", 1, {"activations": ["ScaledTanh"], "activation_alpha": [0.8], "activation_beta": [1.3]}, "forward")]
 
 
 @pytest.mark.parametrize("target", HOST)
 @pytest.mark.parametrize("kind,gates,extra,direction", RNNS, ids=lambda v: v if isinstance(v, str) else "")
 def test_recurrent_ops_project_inputs_with_one_gemm(tmp_path, target, kind, gates, extra, direction):
     """rnn with constant weights -> dense (X W^T for every step) + rnn_packed (h R^T by the microkernel);
-    GRU with linear_before_reset=0 keeps the plain kernel. Hidden 19 leaves a partial column panel."""
+    GRU with linear_before_reset=0 keeps the plain kernel. Hidden 19 leaves a partial column panel and a
+    partial vector of gates; activations without a vector form (HardSigmoid) keep the scalar gate loop."""
     rng = np.random.default_rng(4)
     d = 2 if direction == "bidirectional" else 1
     seq, batch, isz, hid = 5, 3, 7, 19
@@ -152,7 +157,12 @@ def test_recurrent_ops_project_inputs_with_one_gemm(tmp_path, target, kind, gate
     inits = {"W": (rng.standard_normal((d, gates * hid, isz)) * 0.3).astype(np.float32),
              "R": (rng.standard_normal((d, gates * hid, hid)) * 0.3).astype(np.float32),
              "B": (rng.standard_normal((d, 2 * gates * hid)) * 0.3).astype(np.float32)}
-    node = helper.make_node(kind, ["x", "W", "R", "B"], ["Y", "Yh"], hidden_size=hid, direction=direction, **extra)
+    names = ["x", "W", "R", "B"]
+    extra = dict(extra)
+    if extra.pop("peepholes", False):
+        inits["P"] = (rng.standard_normal((d, 3 * hid)) * 0.3).astype(np.float32)
+        names += ["", "", "", "P"]
+    node = helper.make_node(kind, names, ["Y", "Yh"], hidden_size=hid, direction=direction, **extra)
     model = make_model([node], {"x": x}, ["Y", "Yh"], inits)
     ops = [n.op for n in lower(run_pipeline(import_model(model)), TARGETS[target]).nodes]
     assert ("rnn_packed" in ops) == (kind != "GRU" or bool(extra))

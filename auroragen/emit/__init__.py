@@ -144,8 +144,9 @@ class _Emitter:
         for template, hp in plan.helpers:
             key = (template, tuple(sorted(hp.items())))
             if key not in self.helpers:
-                self.helpers[key] = render(f"kernels/{template}.c.j2", omp=self.openmp, vec_isa=self.s.target.vec_isa, **hp)
-        body = reindent(render(f"kernels/{plan.template}.c.j2", omp=self.openmp, **plan.params))
+                self.helpers[key] = render(f"kernels/{template}.c.j2", omp=self.openmp, **hp)
+        body = reindent(render(f"kernels/{plan.template}.c.j2", omp=self.openmp, vec=self.s.target.vec_width > 1,
+                               **plan.params))
         sig = ", ".join(params) or "void"
         key = sig + "\n" + body + str(plan.can_fail)
         if key not in self.kernels:
@@ -190,7 +191,7 @@ def emit(sched: Schedule, out_dir: Path, *, prefix: str, command: str, openmp: b
     P = prefix
     common = dict(P=P, PP=P.upper(), version=__version__, abi=ABI_VERSION, target=t.name,
                   inputs=_io(sched.graph.inputs), outputs=_io(sched.graph.outputs),
-                  arena_bytes=sched.memory.arena_bytes, lower_bound=sched.memory.lower_bound)
+                  arena_bytes=sched.memory.arena_bytes, lower_bound=sched.memory.lower_bound, vec_isa=t.vec_isa)
     files = {
         f"{P}.h": render("header.h.j2", **common),
         f"{P}.c": render("model.c.j2", **common, command=c_comment(command, 400), kernels=list(e.kernels.values()),

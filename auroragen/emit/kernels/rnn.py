@@ -23,6 +23,15 @@ ACT_C = {
     "Softplus": "log1p{F}(exp{F}(v))",
 }
 
+# The same over a vector `v` of floats (aurora_vec.h); an activation missing here keeps the scalar loop
+ACT_V = {
+    "Sigmoid": "av_sigmoid(v)",
+    "Tanh": "av_tanh(v)",
+    "Relu": "av_max(av_zero(), v)",
+    "Affine": "av_fma(av_set1({a}), v, av_set1({b}))",
+    "ScaledTanh": "av_mul(av_set1({a}), av_tanh(av_mul(av_set1({b}), v)))",
+}
+
 
 INPUTS = ("X", "W", "R", "B", "L", "H0", "C0", "P")
 
@@ -56,8 +65,11 @@ def plan_rnn(node: Node, step) -> Plan:
     for d in range(dirs):
         mine = a["activations"][d * n_act:(d + 1) * n_act]
         acts = [ACT_C[name].format(F=F, a=literal(al, dt), b=literal(be, dt)) for name, al, be in mine]
+        vector = (dt is DType.FLOAT and a.get("clip") is None and all(name in ACT_V for name, _, _ in mine)
+                  and not (kind == "gru" and not a.get("linear_before_reset", 0)))
+        vacts = [ACT_V[name].format(a=literal(al, dt), b=literal(be, dt)) for name, al, be in mine] if vector else None
         directions.append(dict(
-            index=d, reverse=d == 1 or a["direction"] == "reverse", act=acts,
+            index=d, reverse=d == 1 or a["direction"] == "reverse", act=acts, vact=vacts,
             w_base=d * g * hsz * isz, r_base=d * g * hsz * hsz, b_base=d * 2 * g * hsz, p_base=d * 3 * hsz,
             yh_base=d * hsz if layout else d * batch * hsz,
         ))
