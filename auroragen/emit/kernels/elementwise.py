@@ -87,6 +87,28 @@ ANY_EXPR = {
     "where": "a0 ? a1 : a2",
     "identity": "a0",
 }
+# The float ops over vectors of floats (aurora_vec.h), for kernels that run whole vectors where the target
+# has them; {name}s are attributes as float literals. Ops missing here keep the scalar expression.
+VECTOR_EXPR = {
+    "add": "av_add(a0, a1)",
+    "sub": "av_sub(a0, a1)",
+    "mul": "av_mul(a0, a1)",
+    "div": "av_div(a0, a1)",
+    "neg": "av_mul(a0, av_set1(-1.0f))",
+    "abs": "av_abs(a0)",
+    "sqrt": "av_sqrt(a0)",
+    "exp": "av_exp(a0)",
+    "log": "av_log(a0)",
+    "tanh": "av_tanh(a0)",
+    "sigmoid": "av_sigmoid(a0)",
+    "erf": "av_erf(a0)",
+    "reciprocal": "av_div(av_set1(1.0f), a0)",
+    "relu": "av_max(av_zero(), a0)",  # a NaN a0 is the second operand: it stays
+    "leaky_relu": "av_select(av_lt(a0, av_zero()), av_mul(a0, av_set1({alpha})), a0)",
+    "hard_sigmoid": "av_min(av_set1(1.0f), av_max(av_zero(), av_fma(a0, av_set1({alpha}), av_set1({beta}))))",
+    "swish": "av_mul(a0, av_sigmoid(av_mul(av_set1({alpha}), a0)))",
+    "identity": "a0",
+}
 ELEMENTWISE_OPS = sorted(set(FLOAT_EXPR) | set(INT_EXPR) | set(ANY_EXPR) | {"cast", "mod", "gelu", "shift_left", "shift_right"})
 
 
@@ -184,12 +206,43 @@ def expression(node: Node) -> str:
     return expr.format(F="" if table_key is DType.DOUBLE else "f", T=table_key.ctype, **attrs)
 
 
+def vector_expression(node: Node) -> str | None:
+    """The vector form of a float32 elementwise node over av_f32 a0, a1 (None: scalar only)."""
+    if any(v.dtype is not DType.FLOAT for v in (*node.inputs, *node.outputs)):
+        return None
+    a = node.attrs
+    if node.op == "gelu":
+        if a["approximate"]:
+            inner = "av_mul(av_set1(0.7978845608028654f), av_fma(av_mul(av_mul(a0, a0), a0), av_set1(0.044715f), a0))"
+            return f"av_mul(av_mul(av_set1(0.5f), a0), av_add(av_set1(1.0f), av_tanh({inner})))"
+        return "av_mul(av_mul(av_set1(0.5f), a0), av_add(av_set1(1.0f), av_erf(av_mul(a0, av_set1(0.7071067811865476f)))))"
+    if node.op == "clip":  # the NaN of a0 stays (second operand)
+        return f"av_min(av_set1({literal(a['max'], DType.FLOAT)}), av_max(av_set1({literal(a['min'], DType.FLOAT)}), a0))"
+    expr = VECTOR_EXPR.get(node.op)
+    if expr is None:
+        return None
+    return expr.format(**{k: literal(v, DType.FLOAT) for k, v in a.items() if isinstance(v, (int, float))})
+
+
+def activation_vector(op: str, params) -> str | None:
+    """The vector form of a fused float activation over `a0`, or None."""
+    from ...ir import Node, TensorType, Value
+
+    t = TensorType(DType.FLOAT, ())
+    return vector_expression(Node(op, (Value(t),), (Value(t),), dict(params)))
+
+
 def activation_expr(op: str, params, dtype: DType) -> str:
     """The C expression of a unary activation applied to the local `a0` (for fused epilogues)."""
     from ...ir import Node, TensorType, Value
 
     t = TensorType(dtype, ())
     return expression(Node(op, (Value(t),), (Value(t),), dict(params)))
+
+
+def _vectorisable(dims, in_strides) -> bool:
+    """Whether the innermost axis can run whole vectors: each input contiguous or broadcast along it."""
+    return bool(dims) and dims[-1] > 1 and all(s[-1] in (0, 1) for s in in_strides)
 
 
 @kernel(*ELEMENTWISE_OPS)
@@ -203,6 +256,7 @@ def plan_elementwise(node: Node, step) -> Plan:
         dict(
             dims=dims, out_strides=lists[0], in_strides=lists[1:], expr=expression(node),
             in_ctypes=[v.dtype.ctype for v in ins], out_ctype=out.dtype.ctype,
+            vexpr=vector_expression(node) if _vectorisable(dims, lists[1:]) else None,
         ),
         what=f"{node.op} over {'x'.join(map(str, out.shape)) or 'scalar'}",
     )
@@ -225,8 +279,12 @@ def plan_fused(node: Node, step) -> Plan:
         fake = Node(op, tuple(Value(TensorType(t, ())) for t in arg_types), (Value(TensorType(DType(dtype), ())),), dict(attrs))
         names = [f"a{k}" if k >= 0 else f"t{-1 - k}" for k in operands]
         expr = re.sub(r"\ba(\d+)\b", lambda m: names[int(m.group(1))], expression(fake))
+        vexpr = vector_expression(fake)
+        if vexpr is not None:
+            vexpr = re.sub(r"\ba(\d+)\b", lambda m: names[int(m.group(1))], vexpr)
         types.append(DType(dtype))
-        steps.append(dict(expr=expr, ctype=DType(dtype).ctype))
+        steps.append(dict(expr=expr, ctype=DType(dtype).ctype, vexpr=vexpr))
+    vector = _vectorisable(dims, lists[1:]) and all(st["vexpr"] for st in steps)
     return Plan("fused_elementwise", dict(dims=dims, out_strides=lists[0], in_strides=lists[1:],
-                                          in_ctypes=[v.dtype.ctype for v in ins], steps=steps),
+                                          in_ctypes=[v.dtype.ctype for v in ins], steps=steps, vector=vector),
                 what=" -> ".join(p[0] for p in node.attrs["program"]) + f" over {'x'.join(map(str, out.shape)) or 'scalar'}")

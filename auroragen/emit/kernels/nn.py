@@ -27,6 +27,14 @@ def _act(node: Node) -> str:
     return activation_expr(act, node.attrs.get("act_params", ()), node.outputs[0].dtype) if act else "a0"
 
 
+def _vact(node: Node) -> str | None:
+    """The vector form of the node's fused epilogue activation over av_f32 `a0` (None: scalar only)."""
+    from .elementwise import activation_vector
+
+    act = node.attrs.get("activation")
+    return activation_vector(act, node.attrs.get("act_params", ())) if act else "a0"
+
+
 def _epi_text(node: Node) -> str:
     act = node.attrs.get("activation")
     return (" + residual" if _present(node, 3) else "") + (f" -> {act}" if act else "")
@@ -284,7 +292,7 @@ def plan_conv_gemm(node: Node, step) -> Plan:
     one = p["K"] == [1, 1, 1] and p["S"] == [1, 1, 1] and p["P"] == [0, 0, 0]
     residual = _present(node, 3)
     p.update(KK=kk, MR=mr, NR=nr, NV=nv, NC=a["nc"], MP=-(-p["MG"] // mr), G=a["group"], one=one, residual=residual,
-             act=_act(node))
+             act=_act(node), vact=_vact(node))
     return Plan("conv_gemm", p, helpers=[("gemm_micro", dict(mr=mr, nv=nv))],
                 what=_what(node) + _epi_text(node) + f" as GEMM, {mr}x{nr} tiles")
 
@@ -299,6 +307,6 @@ def plan_dense(node: Node, step) -> Plan:
     mr, nv, nr = a["mr"], a["nv"], a["nr"]
     helpers = [("gemm_micro", dict(mr=1, nv=nv))] + ([("gemm_micro", dict(mr=mr, nv=nv))] if rows >= mr else [])
     p = dict(M=rows, K=a["k"], N=a["n"], MR=mr, NV=nv, NR=nr, Q=-(-a["n"] // nr), has_bias=_present(node, 2),
-             residual=_present(node, 3), act=_act(node), blocked=rows >= mr)
+             residual=_present(node, 3), act=_act(node), vact=_vact(node), blocked=rows >= mr)
     return Plan("dense", p, helpers=helpers,
                 what=f"dense {list(x.shape)} x [{a['k']}, {a['n']}]" + _epi_text(node) + f", {mr}x{nr} tiles")
