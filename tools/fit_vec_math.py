@@ -67,13 +67,12 @@ def fit_erf():
     c = lsq(basis, erf(x) / x, x / erf(x))
     err = np.max(np.abs(x * (basis @ c) / erf(x) - 1))
     report("erf small x P(x^2)", c, err)
-    x = cheb_nodes(1.0, 3.92)  # erfc(x) = exp(-x^2) Q(1/x), 1 <= x < 3.92; Q of degree 9, error relative to erf
-    u = 1 / x
-    g = erfc(x) * np.exp(x * x)
-    basis = np.stack([u**k for k in range(10)], 1)
-    c = lsq(basis, g, np.exp(-x * x) / erf(x))
-    err = np.max(np.abs((1 - np.exp(-x * x) * (basis @ c)) / erf(x) - 1))
-    report("erfc large x Q(1/x)", c, err)
+    x = cheb_nodes(1.0, 3.92)  # erf(x) = 1 - exp(Q(x)), 1 <= x < 3.92; Q of degree 7 fitted to log erfc
+    basis = np.stack([x**k for k in range(8)], 1)
+    w = erfc(x) / erf(x)  # an error in Q moves erf by erfc(x) times as much
+    c = lsq(basis, np.log(erfc(x)), w)
+    err = np.max(np.abs((1 - np.exp(basis @ c)) / erf(x) - 1))
+    report("erf large x: Q(x) ~ log erfc(x)", c, err)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,12 @@
 #define AURORA_ARENA_ALIGN 64
 
 #define AURORA_INF INFINITY
+
+#if defined(__GNUC__)
+#define AURORA_NOINLINE __attribute__((noinline))
+#else
+#define AURORA_NOINLINE
+#endif
 #define AURORA_NAN NAN
 
 /* Metadata of one graph input or output. */

@@ -227,7 +227,8 @@ static inline av_f32 av_sigmoid(av_f32 x)
     return av_select(av_lt(x, av_zero()), av_mul(e, s), s);
 }
 
-/* erf: x P(x^2) below 1; 1 - e^(-x^2) Q(1/x) on [1, 3.92] (|x| clamped there: erf is 1 in float above). */
+/* erf: x P(x^2) below 1; 1 - e^Q(x) on [1, 3.92], Q fitted to log erfc (|x| clamped there: erf is 1 in
+ * float above). */
 static inline av_f32 av_erf(av_f32 x)
 {
     const av_f32 a = av_abs(x);
@@ -241,18 +242,15 @@ static inline av_f32 av_erf(av_f32 x)
     p = av_fma(p, z, av_set1(1.128379225730896f));
     const av_f32 small = av_mul(p, x);
     const av_f32 c = av_min(av_set1(3.92f), av_max(av_set1(1.0f), a));
-    const av_f32 u = av_div(av_set1(1.0f), c);
-    av_f32 q = av_set1(0.0032233779784291983f);
-    q = av_fma(q, u, av_set1(-0.013956550508737564f));
-    q = av_fma(q, u, av_set1(0.00025394378462806344f));
-    q = av_fma(q, u, av_set1(0.12844786047935486f));
-    q = av_fma(q, u, av_set1(-0.4019758701324463f));
-    q = av_fma(q, u, av_set1(0.635057270526886f));
-    q = av_fma(q, u, av_set1(-0.5438019037246704f));
-    q = av_fma(q, u, av_set1(0.06467181444168091f));
-    q = av_fma(q, u, av_set1(0.5551014542579651f));
-    q = av_fma(q, u, av_set1(0.0005621357704512775f));
-    const av_f32 large = av_sub(av_set1(1.0f), av_mul(av_exp(av_sub(av_zero(), av_mul(c, c))), q));
+    av_f32 q = av_set1(-2.1779973e-05f);
+    q = av_fma(q, c, av_set1(4.4248899e-04f));
+    q = av_fma(q, c, av_set1(-4.2105434e-03f));
+    q = av_fma(q, c, av_set1(2.5225135e-02f));
+    q = av_fma(q, c, av_set1(-1.0844655e-01f));
+    q = av_fma(q, c, av_set1(-6.3319266e-01f));
+    q = av_fma(q, c, av_set1(-1.1295929e+00f));
+    q = av_fma(q, c, av_set1(1.9126460e-04f));
+    const av_f32 large = av_sub(av_set1(1.0f), av_exp(q));
     return av_select(av_lt(a, av_set1(1.0f)), small, av_copysign(large, x));
 }
 #endif

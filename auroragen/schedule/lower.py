@@ -43,6 +43,12 @@ def conv_block_columns(k: int, pixels: int, nr: int) -> int:
     return max(nr, min(full, B_BLOCK_FLOATS // max(k, 1) // nr * nr))
 
 
+def dense_block_rows(k: int, rows: int, mr: int) -> int:
+    """Rows of x packed at once: a multiple of mr whose panels fit the same budget, at most the whole
+    mr-row blocks of x; every weight panel is then used on all of them while it is in cache."""
+    return max(mr, min(rows // mr * mr, B_BLOCK_FLOATS // max(k, 1) // mr * mr))
+
+
 def _dense_weights(rw: Rewriter, v):
     """A constant's array, unless it is a splat (packing would turn a one-number constant into a full one)."""
     c = rw.const(v)
@@ -101,8 +107,8 @@ def _lower_dense(rw: Rewriter, n, target: Target) -> bool:
     k, cols = w.shape
     mr, nr = target.gemm_mr, target.gemm_nr
     wp = rw.constant(pack_dense_weights(np.ascontiguousarray(w, np.float32), nr))
-    attrs = dict(k=k, n=cols, mr=mr, nv=target.gemm_nv, nr=nr, activation=n.attrs.get("activation"),
-                 act_params=n.attrs.get("act_params", ()))
+    attrs = dict(k=k, n=cols, mr=mr, nv=target.gemm_nv, nr=nr, mc=dense_block_rows(k, prod(a.shape[:-1]), mr),
+                 activation=n.attrs.get("activation"), act_params=n.attrs.get("act_params", ()))
     y, _work = rw.emit("dense", (a, wp, bias, residual), attrs, n.name)
     rw.replace(n.output, y)
     return True
@@ -117,7 +123,9 @@ def _lower_rnn(rw: Rewriter, n, target: Target) -> bool:
     dirs, gh, isz = w.shape
     nr = target.gemm_nr
     wt = np.ascontiguousarray(w.transpose(2, 0, 1).reshape(isz, dirs * gh), np.float32)  # [I, dirs * G*H]
-    dense_attrs = dict(k=isz, n=dirs * gh, mr=target.gemm_mr, nv=target.gemm_nv, nr=nr, activation=None, act_params=())
+    mr = target.gemm_mr
+    dense_attrs = dict(k=isz, n=dirs * gh, mr=mr, nv=target.gemm_nv, nr=nr, mc=dense_block_rows(isz, prod(x.shape[:2]), mr),
+                       activation=None, act_params=())
     xw, _work = rw.emit("dense", (x, rw.constant(pack_dense_weights(wt, nr)), None, None), dense_attrs, n.name)
     rp = rw.constant(pack_recurrent_weights(np.asarray(r, np.float32), nr))
     outs = rw.emit("rnn_packed", (xw, rp, *n.inputs[3:]), dict(a, rshape=tuple(r.shape), nr=nr, nv=target.gemm_nv), n.name)

@@ -299,14 +299,15 @@ def plan_conv_gemm(node: Node, step) -> Plan:
 
 @kernel("dense")
 def plan_dense(node: Node, step) -> Plan:
-    """Blocks of mr rows of x (packed into the workspace) times every column panel of W with the
-    mr-row microkernel; leftover rows one at a time with the 1-row microkernel (x read in place)."""
+    """Blocks of mc rows of x packed into the workspace as mr-row panels; each column panel of W times
+    every one of them with the mr-row microkernel; leftover rows one at a time with the 1-row
+    microkernel (x read in place)."""
     a = node.attrs
     x = node.inputs[0]
     rows = numel(x.shape[:-1])
     mr, nv, nr = a["mr"], a["nv"], a["nr"]
     helpers = [("gemm_micro", dict(mr=1, nv=nv))] + ([("gemm_micro", dict(mr=mr, nv=nv))] if rows >= mr else [])
-    p = dict(M=rows, K=a["k"], N=a["n"], MR=mr, NV=nv, NR=nr, Q=-(-a["n"] // nr), has_bias=_present(node, 2),
+    p = dict(M=rows, K=a["k"], N=a["n"], MR=mr, MC=a.get("mc") or mr, NV=nv, NR=nr, Q=-(-a["n"] // nr), has_bias=_present(node, 2),
              residual=_present(node, 3), act=_act(node), vact=_vact(node), blocked=rows >= mr)
     return Plan("dense", p, helpers=helpers,
                 what=f"dense {list(x.shape)} x [{a['k']}, {a['n']}]" + _epi_text(node) + f", {mr}x{nr} tiles")

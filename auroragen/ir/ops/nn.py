@@ -201,21 +201,22 @@ def unpack_dense_weights(wp: np.ndarray, k: int, n: int, nr: int) -> np.ndarray:
     return np.ascontiguousarray(wp.reshape(panels, k, nr).transpose(1, 0, 2).reshape(k, panels * nr)[:, :n])
 
 
-def _dense_type(x, wp, bias=None, residual=None, *, k, n, mr, nv, nr, activation=None, act_params=()):
+def _dense_type(x, wp, bias=None, residual=None, *, k, n, mr, nv, nr, mc=None, activation=None, act_params=()):
     if x.shape[-1] != k:
         raise ValueError(f"input's last dimension {x.shape[-1]} is not {k}")
     y = x.with_shape(x.shape[:-1] + (n,))
-    return [_check_residual(y, residual), TensorType(x.dtype, (max(k * mr, 1),))]
+    return [_check_residual(y, residual), TensorType(x.dtype, (max(k * (mc or mr), 1),))]
 
 
 @register("dense", infer=_dense_type)
-def dense(x, wp, bias=None, residual=None, *, k, n, mr, nv, nr, activation=None, act_params=()):
+def dense(x, wp, bias=None, residual=None, *, k, n, mr, nv, nr, mc=None, activation=None, act_params=()):
     """x @ W (+ bias over the last axis) (+ residual), activation; W packed by pack_dense_weights for a
-    microkernel of mr rows by nr = nv vectors; the second output is the workspace (mr rows of x, packed)."""
+    microkernel of mr rows by nr = nv vectors; the second output is the workspace (mc rows of x, a
+    multiple of mr, packed; mr without mc)."""
     y = x.astype(np.float64) @ unpack_dense_weights(wp, k, n, nr).astype(np.float64)
     if bias is not None:
         y = y + bias
-    return epilogue(y, residual, activation, act_params).astype(x.dtype), np.zeros(max(k * mr, 1), x.dtype)
+    return epilogue(y, residual, activation, act_params).astype(x.dtype), np.zeros(max(k * (mc or mr), 1), x.dtype)
 
 
 def _conv_t_type(x, w, b=None, *, kernel, strides, dilations, pads, group, output_padding):
