@@ -62,6 +62,10 @@ CONVS = [
     dict(cin=4, cout=10, hw=7, kernel=1, stride=1, pad=0, dil=1, group=2, relu=True, residual=True),
     dict(cin=6, cout=7, hw=10, kernel=3, stride=1, pad=2, dil=2, group=1, relu=True, residual=False),
     dict(cin=16, cout=24, hw=5, kernel=1, stride=2, pad=0, dil=1, group=1, relu=False, residual=False),
+    # reductions longer than one block (conv_block_depth): chunks summed in the workspace
+    dict(cin=100, cout=13, hw=9, kernel=3, stride=1, pad=1, dil=1, group=1, relu=True, residual=True),
+    dict(cin=800, cout=8, hw=6, kernel=1, stride=1, pad=0, dil=1, group=1, relu=False, residual=False),
+    dict(cin=200, cout=14, hw=5, kernel=3, stride=2, pad=1, dil=1, group=2, relu=True, residual=False),
 ]
 
 
@@ -177,3 +181,12 @@ def test_lowered_graph_keeps_one_copy_of_the_weights():
     consts = [n for n in g.nodes if n.op == "constant"]
     assert sum(c.output.type.numel >= 8 * 27 for c in consts) == 1, "the unpacked weights should be gone"
 
+
+
+def test_long_reductions_run_in_chunks_that_keep_many_pixels_per_block():
+    from auroragen.schedule.lower import conv_block_columns, conv_block_depth
+
+    assert conv_block_depth(576) == 576  # ResNet's first stage: one block
+    assert conv_block_depth(900) == 450 and conv_block_depth(800) == 400
+    assert conv_block_depth(4608) == 512  # 3x3x512: nine chunks
+    assert conv_block_columns(conv_block_depth(4608), 49, 16) == 64  # all of a 7x7 map in one block

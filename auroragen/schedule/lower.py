@@ -37,6 +37,26 @@ from .target import Target
 B_BLOCK_FLOATS = 32768  # input panels packed per block: 128 KiB, to stay in L2 beside a weight panel
 
 
+K_BLOCK_MAX = 768  # a longer reduction is split into chunks of at most K_BLOCK, packed and summed in turn
+K_BLOCK = 512
+
+
+def conv_block_depth(k: int) -> int:
+    """Reduction rows packed at once: all of them up to K_BLOCK_MAX, else equal chunks of at most K_BLOCK,
+    so that deep layers still pack many output pixels per block and stream their weights once."""
+    if k <= K_BLOCK_MAX:
+        return k
+    chunks = -(-k // K_BLOCK)
+    return -(-k // chunks)
+
+
+def implicit_block_columns(cg: int, pw: int, kh: int, dh: int, flat: int, nr: int) -> int:
+    """Flat output positions per block of an implicit conv: the input rows they read (the block and its
+    halo of (kh - 1) * dh rows, in every channel) fit the packing budget twice over (L2)."""
+    per_channel = 2 * B_BLOCK_FLOATS // max(cg, 1) - (kh - 1) * dh * pw
+    return max(nr, min(-(-flat // nr) * nr, per_channel // nr * nr))
+
+
 def conv_block_columns(k: int, pixels: int, nr: int) -> int:
     """Output pixels whose input panels are packed at once: a multiple of nr, at most the padded pixel count."""
     full = -(-pixels // nr) * nr
@@ -73,9 +93,22 @@ def _lower_conv_gemm(rw: Rewriter, n, target: Target) -> bool:
         return False
     group, mr, nr = n.attrs["group"], target.gemm_mr, target.gemm_nr
     k = prod(w.shape[1:])
-    nc = conv_block_columns(k, prod(n.output.shape[2:]), nr)
-    ins = (n.inputs[0], rw.constant(pack_conv_weights(w, group, mr)), *n.inputs[2:])
-    attrs = dict(n.attrs, wshape=tuple(w.shape), mr=mr, nv=target.gemm_nv, nr=nr, nc=nc, work=k * nc)
+    a, x = n.attrs, n.inputs[0]
+    implicit = (len(a["kernel"]) == 2 and all(s == 1 for s in a["strides"]) and target.vec_width > 1
+                and not (all(t == 1 for t in a["kernel"]) and not any(a["pads"])))
+    if implicit:  # read in place from zero-padded planes: no im2col
+        ph, pw, slack = conv_flat_geometry(x.shape, a["kernel"], a["dilations"], a["pads"])
+        cg = x.shape[1] // group
+        kc, nc = k, implicit_block_columns(cg, pw, a["kernel"][0], a["dilations"][0], n.output.shape[2] * pw, nr)
+        work = cg * ph * pw + slack + nr
+    else:
+        kc = conv_block_depth(k)
+        nc = conv_block_columns(kc, prod(n.output.shape[2:]), nr)
+        work = kc * nc
+        if kc < k:  # partial tiles of every weight row panel of a group, summed over the chunks
+            work += -(-w.shape[0] // group // mr) * mr * nc
+    ins = (x, rw.constant(pack_conv_weights(w, group, mr)), *n.inputs[2:])
+    attrs = dict(a, wshape=tuple(w.shape), mr=mr, nv=target.gemm_nv, nr=nr, nc=nc, kc=kc, work=work, implicit=int(implicit))
     y, _work = rw.emit("conv_gemm", ins, attrs, n.name)
     rw.replace(n.output, y)
     return True

@@ -291,9 +291,19 @@ def plan_conv_gemm(node: Node, step) -> Plan:
     kk = p["CG"] * p["K"][0] * p["K"][1] * p["K"][2]
     one = p["K"] == [1, 1, 1] and p["S"] == [1, 1, 1] and p["P"] == [0, 0, 0]
     residual = _present(node, 3)
-    p.update(KK=kk, MR=mr, NR=nr, NV=nv, NC=a["nc"], MP=-(-p["MG"] // mr), G=a["group"], one=one, residual=residual,
-             act=_act(node), vact=_vact(node))
-    return Plan("conv_gemm", p, helpers=[("gemm_micro", dict(mr=mr, nv=nv))],
+    p.update(KK=kk, KC=a.get("kc") or kk, MR=mr, NR=nr, NV=nv, NC=a["nc"], MP=-(-p["MG"] // mr), G=a["group"], one=one,
+             residual=residual, TAPS=p["K"][0] * p["K"][1] * p["K"][2],
+             act=_act(node), vact=_vact(node), implicit=bool(a.get("implicit")))
+    if p["implicit"]:
+        from ...schedule.lower import conv_flat_geometry
+
+        ph, pw, slack = conv_flat_geometry(node.inputs[0].shape, a["kernel"], a["dilations"], a["pads"])
+        kh, kw = p["K"][1], p["K"][2]
+        offsets = [c * ph * pw + i * p["Dl"][1] * pw + j * p["Dl"][2] for c in range(p["CG"]) for i in range(kh) for j in range(kw)]
+        p.update(PH=ph, PW=pw, SLACK=slack, offsets=offsets)
+        return Plan("conv_gemm", p, helpers=[("gemm_micro", dict(mr=mr, nv=nv, ind=True))],
+                    what=_what(node) + _epi_text(node) + f" as implicit GEMM over padded planes, {mr}x{nr} tiles")
+    return Plan("conv_gemm", p, helpers=[("gemm_micro", dict(mr=mr, nv=nv, ind=False))],
                 what=_what(node) + _epi_text(node) + f" as GEMM, {mr}x{nr} tiles")
 
 
@@ -306,7 +316,7 @@ def plan_dense(node: Node, step) -> Plan:
     x = node.inputs[0]
     rows = numel(x.shape[:-1])
     mr, nv, nr = a["mr"], a["nv"], a["nr"]
-    helpers = [("gemm_micro", dict(mr=1, nv=nv))] + ([("gemm_micro", dict(mr=mr, nv=nv))] if rows >= mr else [])
+    helpers = [("gemm_micro", dict(mr=1, nv=nv, ind=False))] + ([("gemm_micro", dict(mr=mr, nv=nv, ind=False))] if rows >= mr else [])
     p = dict(M=rows, K=a["k"], N=a["n"], MR=mr, MC=a.get("mc") or mr, NV=nv, NR=nr, Q=-(-a["n"] // nr), has_bias=_present(node, 2),
              residual=_present(node, 3), act=_act(node), vact=_vact(node), blocked=rows >= mr)
     return Plan("dense", p, helpers=helpers,

@@ -83,4 +83,4 @@ def plan_rnn(node: Node, step) -> Plan:
         linear_before_reset=a.get("linear_before_reset", 0), input_forget=a.get("input_forget", 0),
         has=dict(b=present(3), lens=present(4), h0=present(5), c0=present(6), p=present(7)),
     ), what=f"{kind} {a['direction']}, hidden {hsz}, {seq} steps" + (" (recurrence; input projected by one GEMM)" if packed else ""),
-        helpers=[("gemm_micro", dict(mr=1, nv=packed["NV"]))] if packed else [])
+        helpers=[("gemm_micro", dict(mr=1, nv=packed["NV"], ind=False))] if packed else [])

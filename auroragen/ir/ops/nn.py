@@ -160,15 +160,17 @@ def unpack_conv_weights(wp: np.ndarray, wshape, group: int, mr: int) -> np.ndarr
     return np.ascontiguousarray(a[:, :mg]).reshape(wshape)
 
 
-def _conv_gemm_type(x, wp, b=None, residual=None, *, wshape, mr, nv, nr, nc, work, **conv_attrs):
+def _conv_gemm_type(x, wp, b=None, residual=None, *, wshape, mr, nv, nr, nc, work, kc=None, implicit=0, **conv_attrs):
     return [_conv_type(x, TensorType(x.dtype, tuple(wshape)), b, residual, **conv_attrs), TensorType(x.dtype, (work,))]
 
 
 @register("conv_gemm", infer=_conv_gemm_type)
-def conv_gemm(x, wp, b=None, residual=None, *, wshape, mr, nv, nr, nc, work, **conv_attrs):
+def conv_gemm(x, wp, b=None, residual=None, *, wshape, mr, nv, nr, nc, work, kc=None, implicit=0, **conv_attrs):
     """conv with its weights packed for the GEMM microkernel (see pack_conv_weights): tiles of mr rows by
     nr = nv vectors of columns; nc input columns (output pixels) are packed at a time into the workspace
-    output, which holds nothing afterwards."""
+    output, which holds nothing afterwards; with kc, kc rows of the reduction at a time, the partial
+    tiles summed in the workspace too. With implicit (2-D, stride 1), the workspace holds the input's
+    zero-padded planes instead, read in place through a table of tap offsets (no im2col)."""
     w = unpack_conv_weights(wp, wshape, conv_attrs["group"], mr)
     return conv(x, w, b, residual, **conv_attrs), np.zeros(work, x.dtype)
 
