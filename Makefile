@@ -35,7 +35,7 @@ conformance: $(TEST_STAMP)
 
 # auroragen against onnxruntime, alternating runs in one process: a table and benchmarks/results.csv
 bench: $(TEST_STAMP)
-	$(PY) benchmarks/bench.py --targets $(or $(TARGETS),generic,avx2)
+	$(PY) benchmarks/bench.py --targets $(or $(TARGETS),generic,avx2) --threads $(or $(THREADS),1,2)
 
 lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check auroragen tests examples benchmarks

@@ -1,17 +1,19 @@
 """auroragen against onnxruntime on the same machine, in one process, alternating runs.
 
-    python benchmarks/bench.py [--targets generic,avx2] [--models resnet18,mlp] [--runs 20] [--csv FILE]
+    python benchmarks/bench.py [--targets generic,avx2] [--models resnet18,mlp] [--threads 1,2] [--runs 20] [--csv FILE]
 
-For each model and target: export (torch==2.13.0, cached in benchmarks/.cache), compile
-(timing load, passes, emit and cc), then time P_run through cffi and an onnxruntime
-session (one thread each) alternately after a warm-up, and report medians and their
-ratio. Prints a table and writes a CSV. Machines are shared: compare ratios from one run.
+For each model, target and thread count: export (torch==2.13.0, cached in benchmarks/.cache),
+compile (timing load, passes, schedule+emit and cc; with more than one thread the build uses
+--openmp and OMP_NUM_THREADS), then time P_run through cffi and an onnxruntime session with
+the same number of threads alternately after a warm-up, and report medians and their ratio.
+Prints a table and writes a CSV. Machines are shared: compare ratios from one run.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import os
 import platform
 import statistics
 import sys
@@ -150,7 +152,7 @@ def time_pair(fa, fb, runs: int, warmup: int = 3) -> tuple[list[float], list[flo
     return ta, tb
 
 
-def bench_one(name: str, target: str, runs: int, work: Path) -> dict:
+def bench_one(name: str, target: str, runs: int, work: Path, threads: int = 1) -> dict:
     import onnxruntime as ort
 
     import auroragen
@@ -163,14 +165,14 @@ def bench_one(name: str, target: str, runs: int, work: Path) -> dict:
         path = model_path(name)
     model = onnx.load(str(path))
     feeds = feeds_for(model)
-    out = work / f"{name}-{target}"
+    out = work / f"{name}-{target}-{threads}"
     t0 = time.perf_counter()
-    res = auroragen.compile(model, target=target, out_dir=out)
+    res = auroragen.compile(model, target=target, out_dir=out, openmp=threads > 1)
     t1 = time.perf_counter()
     m = auroragen.load(out)
     t2 = time.perf_counter()
     so = ort.SessionOptions()
-    so.intra_op_num_threads = 1
+    so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
     so.log_severity_level = 3
     sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
@@ -179,10 +181,12 @@ def bench_one(name: str, target: str, runs: int, work: Path) -> dict:
     err = max(float(np.max(np.abs(a.astype(np.float64) - b))) for a, b in zip(ours, theirs))
     ta, tb = time_pair(lambda: m(**feeds), lambda: sess.run(None, feeds), runs)
     a_ms, b_ms = statistics.median(ta) * 1e3, statistics.median(tb) * 1e3
-    return dict(model=name, target=target, threads=1, auroragen_ms=round(a_ms, 3), onnxruntime_ms=round(b_ms, 3),
+    tm = res.timings
+    return dict(model=name, target=target, threads=threads, auroragen_ms=round(a_ms, 3), onnxruntime_ms=round(b_ms, 3),
                 ratio=round(a_ms / b_ms, 3), max_abs_diff=f"{err:.2g}", arena_bytes=res.schedule.memory.arena_bytes,
-                arena_lower_bound=res.schedule.memory.lower_bound, compile_s=round(t1 - t0, 2), cc_s=round(t2 - t1, 2),
-                runs=runs)
+                arena_lower_bound=res.schedule.memory.lower_bound, compile_s=round(t1 - t0, 2),
+                load_s=round(tm.get("load", 0.0), 3), passes_s=round(tm.get("passes", 0.0), 3),
+                emit_s=round(tm.get("schedule+emit", 0.0), 3), cc_s=round(t2 - t1, 2), runs=runs)
 
 
 def main(argv=None) -> int:
@@ -192,34 +196,44 @@ def main(argv=None) -> int:
     ap.add_argument("--targets", default="generic,avx2")
     ap.add_argument("--models", default=",".join(MODELS + ["gemm512"]))
     ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--threads", default="1", help="thread counts to run, e.g. 1,2 (more than one: --openmp builds)")
     ap.add_argument("--csv", default=str(ROOT / "benchmarks" / "results.csv"))
     args = ap.parse_args(argv)
+    thread_counts = [int(t) for t in args.threads.split(",")]
+    # libgomp reads this once, when the first --openmp library is loaded: one count above 1 per run
+    parallel = sorted({t for t in thread_counts if t > 1})
+    if len(parallel) > 1:
+        ap.error("at most one thread count above 1 per run (OpenMP reads OMP_NUM_THREADS once)")
+    if parallel:
+        os.environ["OMP_NUM_THREADS"] = str(parallel[0])
     rows = []
-    print(f"# {platform.processor() or platform.machine()}, python {platform.python_version()}, one thread, "
-          f"median of {args.runs} alternating runs")
-    print(f"{'model':<14}{'target':<9}{'auroragen ms':>14}{'ORT ms':>10}{'ratio':>8}{'arena KiB':>11}{'bound KiB':>11}{'max diff':>10}")
+    print(f"# {platform.processor() or platform.machine()}, python {platform.python_version()}, "
+          f"threads {args.threads}, median of {args.runs} alternating runs")
+    print(f"{'model':<14}{'target':<9}{'thr':>4}{'auroragen ms':>14}{'ORT ms':>10}{'ratio':>8}{'arena KiB':>11}"
+          f"{'bound KiB':>11}{'max diff':>10}{'compile s':>11}")
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models.split(","):
             for target in args.targets.split(","):
-                r = bench_one(name, target, args.runs, Path(tmp))
-                rows.append(r)
-                print(f"{name:<14}{target:<9}{r['auroragen_ms']:>14.3f}{r['onnxruntime_ms']:>10.3f}{r['ratio']:>8.2f}"
-                      f"{r['arena_bytes'] / 1024:>11.0f}{r['arena_lower_bound'] / 1024:>11.0f}{r['max_abs_diff']:>10}",
-                      flush=True)
+                for threads in thread_counts:
+                    r = bench_one(name, target, args.runs, Path(tmp), threads)
+                    rows.append(r)
+                    print(f"{name:<14}{target:<9}{threads:>4}{r['auroragen_ms']:>14.3f}{r['onnxruntime_ms']:>10.3f}"
+                          f"{r['ratio']:>8.2f}{r['arena_bytes'] / 1024:>11.0f}{r['arena_lower_bound'] / 1024:>11.0f}"
+                          f"{r['max_abs_diff']:>10}{r['compile_s'] + r['cc_s']:>11.2f}", flush=True)
     peak = peak_gflops()
     flops = 2.0 * GEMM_SIZE**3
     for r in rows:
         if r["model"] == "gemm512":
             gf = flops / r["auroragen_ms"] * 1e-6
             of_peak = f", {100 * gf / peak:.0f}% of the measured peak {peak:.0f} GFLOP/s" if peak else ""
-            print(f"GEMM {GEMM_SIZE}^3 {r['target']}: auroragen {gf:.1f} GFLOP/s{of_peak}; onnxruntime "
+            print(f"GEMM {GEMM_SIZE}^3 {r['target']}, {r['threads']} thread(s): auroragen {gf:.1f} GFLOP/s{of_peak}; onnxruntime "
                   f"{flops / r['onnxruntime_ms'] * 1e-6:.1f} GFLOP/s")
     ratios = {}
     for r in rows:
         if r["model"] != "gemm512":
-            ratios.setdefault(r["target"], []).append(r["ratio"])
-    for t, rs in ratios.items():
-        print(f"geometric mean ratio {t}: {float(np.exp(np.mean(np.log(rs)))):.2f}")
+            ratios.setdefault((r["target"], r["threads"]), []).append(r["ratio"])
+    for (t, n), rs in ratios.items():
+        print(f"geometric mean ratio {t}, {n} thread(s): {float(np.exp(np.mean(np.log(rs)))):.2f} (worst {max(rs):.2f})")
     with open(args.csv, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()

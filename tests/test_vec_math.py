@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import host_targets
 
 from auroragen.schedule.target import TARGETS
-from helpers import host_targets
 
 ROOT = Path(__file__).resolve().parent.parent
 PROBE = ROOT / "tests" / "c" / "vec_math_probe.c"

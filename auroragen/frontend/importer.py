@@ -163,6 +163,10 @@ class Context:
         for t in types:
             if any(d < 0 for d in t.shape):
                 raise self.error(f"negative dimension in result shape {list(t.shape)}")
+            try:
+                check_size(t, "result")
+            except AuroraError as e:
+                raise self.error(str(e)) from None
         folded = self._fold(opdef, inputs, attrs, types)
         if folded is not None:
             return folded
@@ -215,13 +219,85 @@ def attribute_values(node: onnx.NodeProto) -> dict[str, Any]:
     return out
 
 
+MAX_TENSOR_BYTES = 1 << 40  # no tensor of a model we compile may need more (1 TiB): beyond, sizes are hostile
+
+
+def check_size(t: TensorType, what: str) -> None:
+    """Refuse a tensor type no memory could hold (and whose sizes would overflow C's index arithmetic)."""
+    n = 1
+    for d in t.shape:
+        n *= d
+    if n * t.dtype.itemsize > MAX_TENSOR_BYTES:
+        raise AuroraError(f"{what} of shape {list(t.shape)} would need {n * t.dtype.itemsize:.3g} bytes "
+                          f"(more than the {MAX_TENSOR_BYTES >> 40} TiB any tensor may have)")
+
+
 def value_type(vi: onnx.ValueInfoProto) -> TensorType:
     tt = vi.type.tensor_type
     try:
         dt = DType.from_onnx(tt.elem_type)
     except ValueError as e:
         raise AuroraError(f"input {vi.name!r}: {e}") from None
-    return TensorType(dt, tuple(d.dim_value for d in tt.shape.dim))
+    shape = tuple(d.dim_value for d in tt.shape.dim)
+    if any(d < 0 for d in shape):
+        raise AuroraError(f"input {vi.name!r}: negative dimension in shape {list(shape)}")
+    t = TensorType(dt, shape)
+    check_size(t, f"input {vi.name!r}")
+    return t
+
+
+def ordered_nodes(nodes, defined: set[str]) -> list:
+    """The nodes in an order where each comes after the producers of its inputs: as written when the
+    model is sorted (ONNX asks for it), else sorted. Refuses a name produced twice, a node writing a
+    graph input or initializer, and cycles."""
+    producer: dict[str, Any] = {}
+    for node in nodes:
+        for name in node.output:
+            if not name:
+                continue
+            if name in defined:
+                raise AuroraError(f"output {name!r} is a graph input or initializer", node=node.name, op=node.op_type)
+            if name in producer:
+                first = producer[name]
+                raise AuroraError(f"output {name!r} is already produced by node {first.name!r} ({first.op_type})",
+                                  node=node.name, op=node.op_type)
+            producer[name] = node
+    known = set(defined)
+    if all(_ready(n, known) for n in nodes):
+        return list(nodes)
+    order, known, pending = [], set(defined), list(nodes)
+    while pending:
+        ready = [n for n in pending if all(i == "" or i in known or i not in producer for i in n.input)]
+        if not ready:
+            n = pending[0]
+            waiting = next(i for i in n.input if i and i not in known and i in producer)
+            raise AuroraError(f"the graph has a cycle: input {waiting!r} depends on this node's own results",
+                              node=n.name, op=n.op_type)
+        for n in ready:
+            order.append(n)
+            known.update(o for o in n.output if o)
+        pending = [n for n in pending if n not in ready]
+    return order
+
+
+def _ready(node, known: set[str]) -> bool:
+    ok = all(i == "" or i in known for i in node.input)
+    known.update(o for o in node.output if o)
+    return ok
+
+
+def check_attribute_types(node: onnx.NodeProto, opset: int) -> None:
+    """Each attribute has the type the operator's schema gives it (when onnx knows the operator)."""
+    try:
+        schema = onnx.defs.get_schema(node.op_type, opset, node.domain)
+    except Exception:  # noqa: BLE001  (unknown to onnx: the converter decides)
+        return
+    for a in node.attribute:
+        spec = schema.attributes.get(a.name)
+        if spec is not None and a.type != spec.type:
+            want = onnx.AttributeProto.AttributeType.Name(spec.type)
+            got = onnx.AttributeProto.AttributeType.Name(a.type)
+            raise AuroraError(f"attribute {a.name!r} is {got}, the operator takes {want}", node=node.name, op=node.op_type)
 
 
 def import_model(model: onnx.ModelProto) -> Graph:
@@ -253,7 +329,7 @@ def import_model(model: onnx.ModelProto) -> Graph:
         _set_name(env[t.name], t.name)
     inferred = {vi.name: vi for vi in list(g.value_info) + list(g.output)}
     used = {i for n in g.node for i in n.input} | {o.name for o in g.output}
-    for node in g.node:
+    for node in ordered_nodes(g.node, set(env)):
         _convert(ctx, node, env, used, inferred)
     outputs = []
     for o in g.output:
@@ -277,6 +353,7 @@ def _convert(ctx: Context, node: onnx.NodeProto, env, used, inferred) -> None:
     fn = CONVERTERS.get((domain, node.op_type))
     if fn is None:
         raise ctx.error("unsupported operator")
+    check_attribute_types(node, ctx.opset if domain == "" else 1000)
     ins = []
     for name in node.input:
         if name == "":

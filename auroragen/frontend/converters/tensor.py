@@ -9,6 +9,7 @@ import numpy as np
 
 from ...ir import Splat
 from ...ir.narrow import storage_scalar
+from ...ir.ops.elementwise import broadcast_shape
 from ...ir.types import DType, TensorType
 from ..importer import converter
 
@@ -209,7 +210,7 @@ def pad(ctx, x, pads_in=None, value_in=None, axes_in=None, *, mode="constant", p
 def expand(ctx, x, shape):
     want = tuple(ctx.ints(shape, "shape"))
     try:
-        out = tuple(np.broadcast_shapes(x.shape, want))
+        out = broadcast_shape(x.shape, want)
     except ValueError:
         raise ctx.error(f"shape {list(x.shape)} does not broadcast to {list(want)}") from None
     if out == x.shape:

@@ -14,10 +14,16 @@ from .registry import register
 
 
 def broadcast_shape(*shapes) -> tuple[int, ...]:
-    try:
-        return tuple(np.broadcast_shapes(*shapes))
-    except ValueError:
-        raise ValueError("shapes " + " and ".join(str(list(s)) for s in shapes) + " do not broadcast") from None
+    """numpy's broadcasting rule on shapes alone (no arrays: any size, even one no memory holds)."""
+    rank = max((len(s) for s in shapes), default=0)
+    out = [1] * rank
+    for s in shapes:
+        for i, d in enumerate(s, rank - len(s)):
+            if d != 1:
+                if out[i] not in (1, d):
+                    raise ValueError("shapes " + " and ".join(str(list(s)) for s in shapes) + " do not broadcast")
+                out[i] = d
+    return tuple(out)
 
 
 def _same(x: TensorType, *rest, **_):
