@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 from pathlib import Path
 
 import cffi
@@ -48,8 +49,18 @@ class Model:
         self.lib = self.ffi.dlopen(os.fspath(lib.resolve()))
         self._run = getattr(self.lib, f"{P}_run")
         self.arena_bytes = int(getattr(self.lib, f"{P}_arena_bytes")())
+        self._local = threading.local()  # one arena per calling thread: calls may run concurrently
         self.inputs = [self._info(getattr(self.lib, f"{P}_input_info")(i)) for i in range(getattr(self.lib, f"{P}_num_inputs")())]
         self.outputs = [self._info(getattr(self.lib, f"{P}_output_info")(i)) for i in range(getattr(self.lib, f"{P}_num_outputs")())]
+
+    def _arena(self) -> np.ndarray:
+        """This thread's arena, allocated once (fresh pages on every call would cost page faults)."""
+        arena = getattr(self._local, "arena", None)
+        if arena is None:
+            raw = np.empty(self.arena_bytes + 64, dtype=np.uint8)
+            shift = (-raw.ctypes.data) % 64
+            arena = self._local.arena = raw[shift:shift + self.arena_bytes]
+        return arena
 
     def _info(self, p):
         shape = tuple(int(p.shape[k]) for k in range(p.rank))
@@ -73,9 +84,7 @@ class Model:
                 raise AuroraError(f"input {t['name']!r} has shape {list(a.shape)}, expected {list(t['shape'])}")
             ins.append(a)
         outs = [np.empty(t["shape"], dtype=t["dtype"].np) for t in self.outputs]
-        arena_raw = np.empty(self.arena_bytes + 64, dtype=np.uint8)
-        shift = (-arena_raw.ctypes.data) % 64
-        arena = arena_raw[shift:shift + self.arena_bytes]
+        arena = self._arena()
         ffi = self.ffi
         dummy = ffi.new("char[1]")  # an empty tensor still gets a non-NULL pointer
 

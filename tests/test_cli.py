@@ -347,3 +347,36 @@ def test_hostile_names_compile_and_round_trip(tmp_path):
     want = reference(model, feeds)
     for g, w in zip(got, want):
         np.testing.assert_array_equal(g, w)
+
+
+def test_two_threads_with_their_own_arenas_agree(tiny_cnn, tmp_path):
+    """P_run is reentrant: threads calling one model, each with its own arena (the loader keeps one per
+    thread), get exactly the single-threaded results."""
+    import threading
+
+    auroragen.compile(str(tiny_cnn), out_dir=tmp_path / "out")
+    m = auroragen.load(tmp_path / "out")
+    rng = np.random.default_rng(7)
+    feeds = [rng.standard_normal(m.inputs[0]["shape"]).astype(np.float32) for _ in range(8)]
+    want = [m(f)[0] for f in feeds]
+    got: dict[int, list] = {0: [], 1: []}
+    arena_at: dict[int, int] = {}
+    start = threading.Barrier(2)
+
+    def worker(k):
+        start.wait()
+        for _ in range(25):
+            got[k].append([m(f)[0] for f in feeds])
+        arena_at[k] = m._arena().ctypes.data
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert arena_at[0] != arena_at[1], "the threads shared an arena"
+    assert len(got[0]) == len(got[1]) == 25
+    for k in (0, 1):
+        for run in got[k]:
+            for a, b in zip(run, want):
+                assert np.array_equal(a, b)

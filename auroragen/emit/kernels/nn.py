@@ -281,6 +281,11 @@ def plan_roi_align(node: Node, step) -> Plan:
                                   mode=a["mode"], ctype=x.dtype.ctype), can_fail=True, what=f"roi align ({a['mode']})")
 
 
+IMPLICIT_A_BLOCK = 256 * 1024  # bytes of weight panels an implicit conv runs over each pixel panel (L2)
+IMPLICIT_TILES = 4096  # floats of tiles those panels accumulate (a stack array)
+IMPLICIT_K_CHUNK = 128  # reduction rows per chunk: NR input floats each, kept in L1
+
+
 @kernel("conv_gemm")
 def plan_conv_gemm(node: Node, step) -> Plan:
     """im2col panels of nc output pixels at a time into the workspace, then the microkernel over every
@@ -300,7 +305,9 @@ def plan_conv_gemm(node: Node, step) -> Plan:
         ph, pw, slack = conv_flat_geometry(node.inputs[0].shape, a["kernel"], a["dilations"], a["pads"])
         kh, kw = p["K"][1], p["K"][2]
         offsets = [c * ph * pw + i * p["Dl"][1] * pw + j * p["Dl"][2] for c in range(p["CG"]) for i in range(kh) for j in range(kw)]
-        p.update(PH=ph, PW=pw, SLACK=slack, offsets=offsets)
+        mp_total = p["MP"]
+        mb = max(1, min(mp_total, IMPLICIT_A_BLOCK // (kk * mr * 4), IMPLICIT_TILES // (mr * nr)))
+        p.update(PH=ph, PW=pw, SLACK=slack, offsets=offsets, MB=mb, KCI=min(kk, IMPLICIT_K_CHUNK))
         return Plan("conv_gemm", p, helpers=[("gemm_micro", dict(mr=mr, nv=nv, ind=True))],
                     what=_what(node) + _epi_text(node) + f" as implicit GEMM over padded planes, {mr}x{nr} tiles")
     return Plan("conv_gemm", p, helpers=[("gemm_micro", dict(mr=mr, nv=nv, ind=False))],
