@@ -13,6 +13,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import cross
 import numpy as np
 import pytest
 from helpers import host_targets
@@ -62,33 +63,37 @@ def ulp_error(got: np.ndarray, ref: np.ndarray) -> np.ndarray:
         return np.abs(got.astype(np.float64) - ref) / spacing
 
 
-def build_probe(target: str, work: Path) -> Path:
+def build_probe(target: str, work: Path) -> list[str]:
+    """The probe built for the target; returns the command that runs it (under emulation for neon)."""
     t = TARGETS[target]
     exe = work / f"probe-{target}"
-    cmd = ["cc", "-O2", "-std=c99", "-Wall", "-Wextra", "-Werror", *t.isa_flags.split(),
+    emulated = target in cross.CROSS
+    cc = cross.compiler(target) if emulated else ["cc"]
+    cmd = [*cc, "-O2", "-std=c99", "-Wall", "-Wextra", "-Werror", *t.isa_flags.split(),
            f"-DAURORA_VEC_{t.vec_isa}=1", f"-I{RUNTIME}", str(PROBE), "-o", str(exe), "-lm"]
-    subprocess.run(cmd, check=True, capture_output=True)
-    return exe
+    subprocess.run(cmd + (["-static"] if emulated else []), check=True, capture_output=True)
+    return [*(cross.emulator(target) if emulated else []), str(exe)]
 
 
-VECTOR_TARGETS = [t for t in host_targets() if TARGETS[t].vec_isa]
+VECTOR_TARGETS = [t for t in host_targets() if TARGETS[t].vec_isa] + ["neon"]
 
 
-@pytest.fixture(scope="module", params=VECTOR_TARGETS or [None])
+@pytest.fixture(scope="module", params=VECTOR_TARGETS)
 def probe(request, tmp_path_factory):
-    if request.param is None:
-        pytest.skip("this CPU runs no vector target (no AVX2+FMA, no AVX-512)")
-    if not shutil.which("cc"):
+    target = request.param
+    if target in cross.CROSS and cross.missing(target):
+        pytest.skip(cross.missing(target))
+    if target not in cross.CROSS and not shutil.which("cc"):
         pytest.skip("no C compiler")
-    work = tmp_path_factory.mktemp(f"vec-{request.param}")
-    return build_probe(request.param, work), work
+    work = tmp_path_factory.mktemp(f"vec-{target}")
+    return build_probe(target, work), work
 
 
 def run_probe(probe, fn: str, x: np.ndarray) -> np.ndarray:
-    exe, work = probe
+    cmd, work = probe
     src, dst = work / f"{fn}.in", work / f"{fn}.out"
     x.astype(np.float32).tofile(src)
-    subprocess.run([str(exe), fn, str(src), str(dst)], check=True)
+    subprocess.run([*cmd, fn, str(src), str(dst)], check=True)
     return np.fromfile(dst, dtype=np.float32)
 
 
@@ -116,3 +121,10 @@ def test_odd_functions_keep_sign(probe):
     for fn in ("tanh", "erf"):
         got = run_probe(probe, fn, x)
         assert np.array_equal(np.signbit(got), np.signbit(x)), fn
+
+
+def test_saturating_functions_reach_their_limits(probe):
+    x = np.array([10.0, 100.0, np.inf, -10.0, -np.inf], dtype=np.float32)
+    assert np.array_equal(run_probe(probe, "tanh", x), [1, 1, 1, -1, -1])
+    assert np.array_equal(run_probe(probe, "erf", x), [1, 1, 1, -1, -1])
+    assert np.array_equal(run_probe(probe, "sigmoid", np.array([20.0, 100.0, np.inf, -np.inf], np.float32)), [1, 1, 1, 0])

@@ -202,7 +202,7 @@ static inline av_f32 av_log(av_f32 x)
     return av_select(av_eq(x, x), y, x); /* NaN in, NaN out */
 }
 
-/* tanh: x + x^3 P(x^2) below 0.625, 1 - 2 / (e^2|x| + 1) above (|x| clamped at 9: tanh is 1 in float). */
+/* tanh: x + x^3 P(x^2) below 0.625, 1 - 2 / (e^2|x| + 1) above (|x| clamped at 9.1: beyond, tanh rounds to 1 in float). */
 static inline av_f32 av_tanh(av_f32 x)
 {
     const av_f32 a = av_abs(x);
@@ -214,7 +214,7 @@ static inline av_f32 av_tanh(av_f32 x)
     p = av_fma(p, z, av_set1(0.13333211839199066f));
     p = av_fma(p, z, av_set1(-0.3333333134651184f));
     const av_f32 small = av_fma(av_mul(p, z), x, x);
-    const av_f32 e = av_exp(av_mul(av_set1(2.0f), av_min(av_set1(9.0f), a)));
+    const av_f32 e = av_exp(av_mul(av_set1(2.0f), av_min(av_set1(9.1f), a)));
     const av_f32 large = av_sub(av_set1(1.0f), av_div(av_set1(2.0f), av_add(e, av_set1(1.0f))));
     return av_copysign(av_select(av_lt(a, av_set1(0.625f)), small, large), x); /* and tanh(-0) = -0 */
 }

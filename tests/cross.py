@@ -1,0 +1,76 @@
+"""Targets whose code this machine runs under emulation: build OUT's runner with the target's cross
+compiler, run it under qemu-user, exchange raw tensors through files (the runner of ../shared/ABI.md).
+
+    neon: aarch64-linux-gnu-gcc, statically linked, run by qemu-aarch64 (Debian: gcc-aarch64-linux-gnu,
+          qemu-user)
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+CROSS = {
+    "neon": dict(cc="aarch64-linux-gnu-gcc", ar="aarch64-linux-gnu-ar", emulator=["qemu-aarch64"],
+                 packages="gcc-aarch64-linux-gnu qemu-user"),
+}
+
+
+def missing(target: str) -> str | None:
+    """Why the target's code cannot be built and run here (None: it can)."""
+    c = CROSS[target]
+    absent = [tool for tool in (c["cc"], c["ar"], c["emulator"][0]) if not shutil.which(tool)]
+    if absent:
+        return f"{target} needs {', '.join(absent)} (Debian packages {c['packages']})"
+    return None
+
+
+def compiler(target: str) -> list[str]:
+    return [CROSS[target]["cc"]]
+
+
+def emulator(target: str) -> list[str]:
+    return list(CROSS[target]["emulator"])
+
+
+def write_io(out_dir: Path, result) -> None:
+    """Record the model's input and output element types and shapes beside OUT (the runner reads raw bytes)."""
+    io = {kind: [[v.dtype.np.str, list(v.shape)] for v in vals]
+          for kind, vals in (("inputs", result.graph.inputs), ("outputs", result.graph.outputs))}
+    (out_dir / "io.json").write_text(json.dumps(io))
+
+
+class CrossModel:
+    """A compiled model run through its runner under emulation: model(*inputs) -> list of outputs."""
+
+    def __init__(self, out_dir: Path, target: str, prefix: str = "model", cflags: str = "-O2 -Wall -Wextra -Werror",
+                 build: bool = True):
+        self.out_dir, self.target, self.prefix = Path(out_dir), target, prefix
+        io = json.loads((self.out_dir / "io.json").read_text())
+        self.inputs = [(np.dtype(d), tuple(s)) for d, s in io["inputs"]]
+        self.outputs = [(np.dtype(d), tuple(s)) for d, s in io["outputs"]]
+        if build:
+            c = CROSS[target]
+            r = subprocess.run(["make", "-s", "-C", str(self.out_dir), f"CC={c['cc']}", f"AR={c['ar']}",
+                                f"CFLAGS={cflags}", "LDFLAGS=-static", f"{prefix}_runner"], capture_output=True, text=True)
+            if r.returncode:
+                raise RuntimeError(f"cross build failed: {(r.stderr or r.stdout)[-2000:]}")
+
+    def __call__(self, *args) -> list[np.ndarray]:
+        with tempfile.TemporaryDirectory() as tmp:
+            ins = []
+            for k, (a, (dt, shape)) in enumerate(zip(args, self.inputs)):
+                p = Path(tmp) / f"in{k}.bin"
+                np.ascontiguousarray(np.asarray(a).astype(dt, copy=False)).reshape(shape).tofile(p)
+                ins.append(str(p))
+            outs = [str(Path(tmp) / f"out{j}.bin") for j in range(len(self.outputs))]
+            r = subprocess.run([*emulator(self.target), str(self.out_dir / f"{self.prefix}_runner"), *ins, "-o", *outs],
+                               capture_output=True, text=True, timeout=600)
+            if r.returncode:
+                raise RuntimeError(f"runner failed ({r.returncode}): {r.stderr.strip()[-500:]}")
+            return [np.fromfile(p, dtype=dt).reshape(shape) for p, (dt, shape) in zip(outs, self.outputs)]
