@@ -31,49 +31,15 @@ sys.path.insert(0, str(ROOT / "tests"))
 def _torch_models():
     import torch
     import torch_models as tm
-    from torch import nn
-
-    class LSTMModel(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.lstm = nn.LSTM(64, 128, num_layers=2, batch_first=True)
-            self.head = nn.Linear(128, 10)
-
-        def forward(self, x):
-            y, _ = self.lstm(x)
-            return self.head(y[:, -1])
-
-    class DSCNN(nn.Module):
-        """Keyword spotting DS-CNN (small): 49x10 MFCC, a 10x4 conv, 4 depthwise-separable blocks."""
-
-        def __init__(self, c=64, classes=12):
-            super().__init__()
-            layers = [nn.Conv2d(1, c, (10, 4), stride=(2, 2), padding=(5, 1)), nn.BatchNorm2d(c), nn.ReLU()]
-            for _ in range(4):
-                layers += [nn.Conv2d(c, c, 3, padding=1, groups=c), nn.BatchNorm2d(c), nn.ReLU(),
-                           nn.Conv2d(c, c, 1), nn.BatchNorm2d(c), nn.ReLU()]
-            self.body = nn.Sequential(*layers)
-            self.head = nn.Linear(c, classes)
-
-        def forward(self, x):
-            return self.head(self.body(x).mean((2, 3)))
-
-    class MLP3(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.net = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, 10))
-
-        def forward(self, x):
-            return self.net(x)
 
     torch.manual_seed(0)
     return {
         "resnet18": lambda: (tm.ResNet18(), torch.randn(1, 3, 224, 224)),
         "mobilenetv2": lambda: (tm.MobileNetV2(), torch.randn(1, 3, 224, 224)),
         "transformer": lambda: (tm.Encoder(d=256, heads=4, ff=1024, layers=4), torch.randint(0, 100, (1, 128))),
-        "mlp": lambda: (MLP3(), torch.randn(1, 784)),
-        "lstm": lambda: (LSTMModel(), torch.randn(1, 32, 64)),
-        "ds-cnn": lambda: (DSCNN(), torch.randn(1, 1, 49, 10)),
+        "mlp": lambda: (tm.MLP3(), torch.randn(1, 784)),
+        "lstm": lambda: (tm.LSTMModel(), torch.randn(1, 32, 64)),
+        "ds-cnn": lambda: (tm.DSCNN(), torch.randn(1, 1, 49, 10)),
     }
 
 

@@ -38,6 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
+import cross
+
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "tests" / ".cache" / "conformance"
 XFAIL_FILE = ROOT / "tests" / "conformance_xfail.txt"
@@ -208,21 +210,34 @@ def build(model, feeds: dict[str, np.ndarray], target: str, prefix: str = "c", o
     from auroragen.errors import NeedsConstant
 
     bind: dict[str, np.ndarray] = {}
+    emulated = target in cross.CROSS
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out"
         while True:
             try:
-                auroragen.compile(model, target=target, out_dir=out, name=prefix, bind=bind, opt_level=opt,
-                                  input_shapes=_symbolic_input_shapes(model, feeds))
+                res = auroragen.compile(model, target=target, out_dir=out, name=prefix, bind=bind, opt_level=opt,
+                                        input_shapes=_symbolic_input_shapes(model, feeds))
                 break
             except NeedsConstant as e:
                 if e.value_name in bind or e.value_name not in feeds:
                     raise
                 bind[e.value_name] = feeds[e.value_name]
+        if emulated:
+            cross.write_io(out, res)
         digest = hashlib.sha256()
         for p in sorted(out.iterdir()):
             digest.update(p.name.encode() + b"\0" + p.read_bytes())
         cached = CACHE / target / digest.hexdigest()[:24]
+        if emulated:  # the runner, built with the cross compiler and run under emulation
+            if not (cached / f"{prefix}_runner").exists():
+                tmp_cached = cached.with_name(f"{cached.name}.tmp-{os.getpid()}-{uuid.uuid4().hex}")
+                shutil.copytree(out, tmp_cached)
+                cross.CrossModel(tmp_cached, target, prefix, cflags=CFLAGS.split("=", 1)[1])
+                try:
+                    tmp_cached.rename(cached)
+                except OSError:
+                    shutil.rmtree(tmp_cached, ignore_errors=True)
+            return cross.CrossModel(cached, target, prefix, build=False), set(bind)
         if not (cached / f"lib{prefix}.so").exists():
             # Build beside the cache entry, then rename: the entry appears complete or not at all. Workers building
             # the same sources at once (the -O0 and -O2 runs of a case often are) each use their own folder; the

@@ -157,6 +157,59 @@ class Bert(nn.Module):
         return x
 
 
+class LSTMModel(nn.Module):
+    """Two stacked LSTM layers over a sequence and a linear head on the last step."""
+
+    def __init__(self, inputs=64, hidden=128, classes=10):
+        super().__init__()
+        self.lstm = nn.LSTM(inputs, hidden, num_layers=2, batch_first=True)
+        self.head = nn.Linear(hidden, classes)
+
+    def forward(self, x):
+        y, _ = self.lstm(x)
+        return self.head(y[:, -1])
+
+
+class DSCNN(nn.Module):
+    """Keyword spotting DS-CNN (small): 49x10 MFCC, a 10x4 conv, 4 depthwise-separable blocks."""
+
+    def __init__(self, c=64, classes=12):
+        super().__init__()
+        layers = [nn.Conv2d(1, c, (10, 4), stride=(2, 2), padding=(5, 1)), nn.BatchNorm2d(c), nn.ReLU()]
+        for _ in range(4):
+            layers += [nn.Conv2d(c, c, 3, padding=1, groups=c), nn.BatchNorm2d(c), nn.ReLU(),
+                       nn.Conv2d(c, c, 1), nn.BatchNorm2d(c), nn.ReLU()]
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Linear(c, classes)
+
+    def forward(self, x):
+        return self.head(self.body(x).mean((2, 3)))
+
+
+class MLP3(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, 10))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class WakeWord(nn.Module):
+    """A small wake-word detector: 40 log-mel bands over 49 frames, two 1-D convolutions, a GRU over
+    time and a 2-way head on its last state."""
+
+    def __init__(self, bands=40, c=32, hidden=32):
+        super().__init__()
+        self.conv = nn.Sequential(nn.Conv1d(bands, c, 3, padding=1), nn.ReLU(), nn.Conv1d(c, c, 3, stride=2), nn.ReLU())
+        self.gru = nn.GRU(c, hidden, batch_first=True)
+        self.head = nn.Linear(hidden, 2)
+
+    def forward(self, x):  # x: [batch, bands, frames]
+        y, _ = self.gru(self.conv(x).transpose(1, 2))
+        return self.head(y[:, -1])
+
+
 def export(model: nn.Module, example, dynamo: bool, opset: int = 17) -> onnx.ModelProto:
     model.eval()
     torch.manual_seed(0)
