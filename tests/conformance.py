@@ -36,9 +36,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 import cross
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "tests" / ".cache" / "conformance"

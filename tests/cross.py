@@ -15,6 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from auroragen.ir.narrow import encoded_type, to_bits
+from auroragen.ir.types import DType
+
 CROSS = {
     "neon": dict(cc="aarch64-linux-gnu-gcc", ar="aarch64-linux-gnu-ar", emulator=["qemu-aarch64"],
                  packages="gcc-aarch64-linux-gnu qemu-user"),
@@ -40,7 +43,7 @@ def emulator(target: str) -> list[str]:
 
 def write_io(out_dir: Path, result) -> None:
     """Record the model's input and output element types and shapes beside OUT (the runner reads raw bytes)."""
-    io = {kind: [[v.dtype.np.str, list(v.shape)] for v in vals]
+    io = {kind: [[v.dtype.name, list(v.shape)] for v in vals]
           for kind, vals in (("inputs", result.graph.inputs), ("outputs", result.graph.outputs))}
     (out_dir / "io.json").write_text(json.dumps(io))
 
@@ -52,8 +55,8 @@ class CrossModel:
                  build: bool = True):
         self.out_dir, self.target, self.prefix = Path(out_dir), target, prefix
         io = json.loads((self.out_dir / "io.json").read_text())
-        self.inputs = [(np.dtype(d), tuple(s)) for d, s in io["inputs"]]
-        self.outputs = [(np.dtype(d), tuple(s)) for d, s in io["outputs"]]
+        self.inputs = [(DType[d], tuple(s)) for d, s in io["inputs"]]
+        self.outputs = [(DType[d], tuple(s)) for d, s in io["outputs"]]
         if build:
             c = CROSS[target]
             r = subprocess.run(["make", "-s", "-C", str(self.out_dir), f"CC={c['cc']}", f"AR={c['ar']}",
@@ -66,11 +69,14 @@ class CrossModel:
             ins = []
             for k, (a, (dt, shape)) in enumerate(zip(args, self.inputs)):
                 p = Path(tmp) / f"in{k}.bin"
-                np.ascontiguousarray(np.asarray(a).astype(dt, copy=False)).reshape(shape).tofile(p)
+                a = np.asarray(a)
+                if encoded_type(a.dtype) is dt:  # an ml_dtypes array of the input's type: its bits
+                    a = to_bits(a)
+                np.ascontiguousarray(a.astype(dt.np, copy=False)).reshape(shape).tofile(p)
                 ins.append(str(p))
             outs = [str(Path(tmp) / f"out{j}.bin") for j in range(len(self.outputs))]
             r = subprocess.run([*emulator(self.target), str(self.out_dir / f"{self.prefix}_runner"), *ins, "-o", *outs],
                                capture_output=True, text=True, timeout=600)
             if r.returncode:
                 raise RuntimeError(f"runner failed ({r.returncode}): {r.stderr.strip()[-500:]}")
-            return [np.fromfile(p, dtype=dt).reshape(shape) for p, (dt, shape) in zip(outs, self.outputs)]
+            return [np.fromfile(p, dtype=dt.np).reshape(shape) for p, (dt, shape) in zip(outs, self.outputs)]

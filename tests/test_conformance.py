@@ -3,7 +3,8 @@
 Parametrised by target (AURORA_CONFORMANCE_TARGETS=generic,avx2) and optimisation
 level (AURORA_CONFORMANCE_OPT, default 0,2: the results must not depend on it). By
 default generic runs at every level and, on a CPU with AVX2 and FMA, avx2 at -O2 too
-(its own kernels must give the same results).
+(its own kernels must give the same results), and so does neon where the AArch64 cross
+compiler and qemu-aarch64 are installed (tests/cross.py: the runner under emulation).
 A case in tests/conformance_xfail.txt must fail (strict xfail): one that starts
 passing fails the run until its line is removed.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import os
 
 import conformance
+import cross
 import pytest
 from helpers import host_targets
 
@@ -23,8 +25,11 @@ OPT_LEVELS = [int(o) for o in os.environ.get("AURORA_CONFORMANCE_OPT", "0,2").sp
 RUNS = [(t, o) for t in TARGETS for o in OPT_LEVELS]
 
 
-if "AURORA_CONFORMANCE_TARGETS" not in os.environ and "avx2" in host_targets():
-    RUNS.append(("avx2", 2))
+if "AURORA_CONFORMANCE_TARGETS" not in os.environ:
+    if "avx2" in host_targets():
+        RUNS.append(("avx2", 2))
+    if cross.missing("neon") is None:  # AArch64 under qemu-aarch64, through the runner
+        RUNS.append(("neon", 2))
 
 
 def test_every_expected_failure_names_a_real_case():

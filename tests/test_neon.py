@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
+import cross
 import numpy as np
 import onnx
 import pytest
 
 import auroragen
-import cross
 
 pytestmark = pytest.mark.skipif(cross.missing("neon") is not None, reason=str(cross.missing("neon")))
 ort = pytest.importorskip("onnxruntime", reason="onnxruntime is the oracle (pip install onnxruntime)")
