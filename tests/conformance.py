@@ -228,7 +228,7 @@ def build(model, feeds: dict[str, np.ndarray], target: str, prefix: str = "c", o
             digest.update(p.name.encode() + b"\0" + p.read_bytes())
         cached = CACHE / target / digest.hexdigest()[:24]
         if emulated:  # the runner, built with the cross compiler and run under emulation
-            if not (cached / f"{prefix}_runner").exists():
+            if not (cached / cross.CROSS[target]["runner"].format(P=prefix)).exists():
                 tmp_cached = cached.with_name(f"{cached.name}.tmp-{os.getpid()}-{uuid.uuid4().hex}")
                 shutil.copytree(out, tmp_cached)
                 cross.CrossModel(tmp_cached, target, prefix, cflags=CFLAGS.split("=", 1)[1])

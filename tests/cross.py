@@ -1,8 +1,10 @@
 """Targets whose code this machine runs under emulation: build OUT's runner with the target's cross
-compiler, run it under qemu-user, exchange raw tensors through files (the runner of ../shared/ABI.md).
+compiler, run it under QEMU, exchange raw tensors through files (the runner of ../shared/ABI.md).
 
-    neon: aarch64-linux-gnu-gcc, statically linked, run by qemu-aarch64 (Debian: gcc-aarch64-linux-gnu,
-          qemu-user)
+    neon:     aarch64-linux-gnu-gcc, statically linked, run by qemu-aarch64 (Debian: gcc-aarch64-linux-gnu,
+              qemu-user)
+    cortex-m: arm-none-eabi-gcc with newlib's semihosting (make qemu), run bare metal by qemu-system-arm's
+              mps2-an386 (Debian: gcc-arm-none-eabi, libnewlib-arm-none-eabi, qemu-system-arm)
 """
 
 from __future__ import annotations
@@ -20,7 +22,11 @@ from auroragen.ir.types import DType
 
 CROSS = {
     "neon": dict(cc="aarch64-linux-gnu-gcc", ar="aarch64-linux-gnu-ar", emulator=["qemu-aarch64"],
-                 packages="gcc-aarch64-linux-gnu qemu-user"),
+                 packages="gcc-aarch64-linux-gnu qemu-user", make=["LDFLAGS=-static", "{P}_runner"],
+                 runner="{P}_runner"),
+    "cortex-m": dict(cc="arm-none-eabi-gcc", ar="arm-none-eabi-ar", emulator=["qemu-system-arm"],
+                     packages="gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm", make=["qemu"],
+                     runner="{P}_runner.elf"),
 }
 
 
@@ -30,7 +36,20 @@ def missing(target: str) -> str | None:
     absent = [tool for tool in (c["cc"], c["ar"], c["emulator"][0]) if not shutil.which(tool)]
     if absent:
         return f"{target} needs {', '.join(absent)} (Debian packages {c['packages']})"
+    if target == "cortex-m":
+        probe = subprocess.run([c["cc"], "-print-file-name=librdimon.a"], capture_output=True, text=True)
+        if probe.returncode or "/" not in probe.stdout:
+            return "cortex-m needs newlib's semihosting library (Debian package libnewlib-arm-none-eabi)"
     return None
+
+
+def run_command(target: str, runner: Path, args: list[str]) -> list[str]:
+    """The command that runs a built runner with these arguments, as ../shared/ABI.md gives it."""
+    if target == "cortex-m":  # arguments reach main through semihosting (no commas or spaces in them)
+        config = ",".join(["enable=on", "target=native", f"arg={runner.stem}", *(f"arg={a}" for a in args)])
+        return ["qemu-system-arm", "-M", "mps2-an386", "-nographic", "-monitor", "none", "-semihosting-config",
+                config, "-kernel", str(runner)]
+    return [*emulator(target), str(runner), *args]
 
 
 def compiler(target: str) -> list[str]:
@@ -60,7 +79,7 @@ class CrossModel:
         if build:
             c = CROSS[target]
             r = subprocess.run(["make", "-s", "-C", str(self.out_dir), f"CC={c['cc']}", f"AR={c['ar']}",
-                                f"CFLAGS={cflags}", "LDFLAGS=-static", f"{prefix}_runner"], capture_output=True, text=True)
+                                f"CFLAGS={cflags}", *(a.format(P=prefix) for a in c["make"])], capture_output=True, text=True)
             if r.returncode:
                 raise RuntimeError(f"cross build failed: {(r.stderr or r.stdout)[-2000:]}")
 
@@ -75,8 +94,9 @@ class CrossModel:
                 np.ascontiguousarray(a.astype(dt.np, copy=False)).reshape(shape).tofile(p)
                 ins.append(str(p))
             outs = [str(Path(tmp) / f"out{j}.bin") for j in range(len(self.outputs))]
-            r = subprocess.run([*emulator(self.target), str(self.out_dir / f"{self.prefix}_runner"), *ins, "-o", *outs],
-                               capture_output=True, text=True, timeout=600)
+            runner = self.out_dir / CROSS[self.target]["runner"].format(P=self.prefix)
+            r = subprocess.run(run_command(self.target, runner, [*ins, "-o", *outs]), capture_output=True, text=True,
+                               timeout=600, stdin=subprocess.DEVNULL)
             if r.returncode:
                 raise RuntimeError(f"runner failed ({r.returncode}): {r.stderr.strip()[-500:]}")
             return [np.fromfile(p, dtype=dt.np).reshape(shape) for p, (dt, shape) in zip(outs, self.outputs)]

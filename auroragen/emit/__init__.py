@@ -206,7 +206,7 @@ def emit(sched: Schedule, out_dir: Path, *, prefix: str, command: str, openmp: b
         files[f"{P}_blob.S"] = render("weights.S.j2", **common, weights=weights)
         asm = [f"{P}_blob.S"]
     files["Makefile"] = render(
-        "Makefile.j2", **common, default_cc=t.default_cc, isa_flags=t.isa_flags, pic=not t.freestanding,
+        "Makefile.j2", **common, default_cc=t.default_cc, isa_flags=t.isa_flags, pic=not t.freestanding, freestanding=t.freestanding,
         shared=not t.freestanding, openmp=openmp, sources=[f"{P}.c", f"{P}_weights.c"], asm_sources=asm,
         headers=[f"{P}.h", f"{P}_weights.h", "aurora_rt.h", "aurora_vec.h"],
     )
@@ -214,6 +214,11 @@ def emit(sched: Schedule, out_dir: Path, *, prefix: str, command: str, openmp: b
         (out_dir / name).write_text(text, encoding="utf-8")
     if blob:
         (out_dir / f"{P}_weights.bin").write_bytes(blob)
-    for h in ("aurora_rt.h", "aurora_vec.h"):
+    runtime = ["aurora_rt.h", "aurora_vec.h"]
+    for h in runtime:
         shutil.copyfile(_PKG / "runtime_c" / h, out_dir / h)
-    return sorted(list(files) + (["aurora_rt.h", "aurora_vec.h"] + ([f"{P}_weights.bin"] if blob else [])))
+    if t.freestanding:  # the bare-metal runner's start-up and memory map (not part of the library)
+        for f in ("aurora_mps2_startup.c", "aurora_mps2.ld"):
+            shutil.copyfile(_PKG / "runtime_c" / "mps2" / f, out_dir / f)
+            runtime.append(f)
+    return sorted(list(files) + runtime + ([f"{P}_weights.bin"] if blob else []))

@@ -41,7 +41,7 @@ TARGETS: dict[str, Target] = {
 }
 
 # Targets whose kernels and build are complete; the others are accepted by name only later.
-IMPLEMENTED = ("generic", "avx2", "avx512", "neon")
+IMPLEMENTED = ("generic", "avx2", "avx512", "neon", "cortex-m")
 
 
 def get_target(name: str) -> Target:

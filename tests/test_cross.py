@@ -1,0 +1,118 @@
+"""Targets run under emulation, end to end the way ../shared/ABI.md runs them: OUT built with the
+target's cross compiler and run through its runner under QEMU (neon: qemu-aarch64; cortex-m: bare
+metal on qemu-system-arm's mps2-an386 with semihosting), compared with onnxruntime on the host."""
+
+from __future__ import annotations
+
+import subprocess
+
+import cross
+import numpy as np
+import onnx
+import pytest
+
+import auroragen
+
+ort = pytest.importorskip("onnxruntime", reason="onnxruntime is the oracle (pip install onnxruntime)")
+TARGETS = ["neon", "cortex-m"]
+
+
+def needs(target: str):
+    why = cross.missing(target)
+    if why:
+        pytest.skip(why)
+
+
+def cross_model(model: onnx.ModelProto, target: str, tmp_path) -> cross.CrossModel:
+    out = tmp_path / "out"
+    res = auroragen.compile(model, target=target, out_dir=out)
+    if target == "neon":
+        assert "#define AURORA_VEC_NEON 1" in (out / "model.c").read_text()
+    cross.write_io(out, res)
+    return cross.CrossModel(out, target)
+
+
+def onnxruntime_outputs(model: onnx.ModelProto, feeds: dict) -> list[np.ndarray]:
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"]).run(None, feeds)
+
+
+def check(model: onnx.ModelProto, feeds: dict, target: str, tmp_path, rtol=1e-3, atol=1e-4) -> None:
+    got = cross_model(model, target, tmp_path)(*feeds.values())
+    want = onnxruntime_outputs(model, feeds)
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=rtol, atol=atol)
+
+
+def demo_model():
+    import make_example
+
+    model = make_example.build()
+    x = model.graph.input[0]
+    shape = [d.dim_value for d in x.type.tensor_type.shape.dim]
+    return model, {x.name: np.random.default_rng(0).standard_normal(shape).astype(np.float32)}
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_demo_model(target, tmp_path):
+    needs(target)
+    model, feeds = demo_model()
+    check(model, feeds, target, tmp_path)
+
+
+TORCH_MODELS = {  # name: (class, input shape, targets); MobileNetV2's 14 MB of weights exceed mps2's 4 MiB
+    "ds-cnn": ("DSCNN", (1, 1, 49, 10), TARGETS),
+    "wake-word": ("WakeWord", (1, 40, 49), TARGETS),
+    "mobilenetv2": ("MobileNetV2", (1, 3, 96, 96), ["neon"]),
+}
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name,target", [(n, t) for n, (_, _, ts) in sorted(TORCH_MODELS.items()) for t in ts])
+def test_torch_model(name, target, tmp_path):
+    needs(target)
+    torch = pytest.importorskip("torch", reason="torch==2.13.0 exports these models (pip install torch==2.13.0)")
+    import torch_models as tm
+
+    cls, shape, _ = TORCH_MODELS[name]
+    torch.manual_seed(0)
+    model = tm.export(getattr(tm, cls)(), torch.randn(*shape), dynamo=False)
+    x = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
+    check(model, {model.graph.input[0].name: x}, target, tmp_path)
+
+
+# symbols a bare-metal library may take from the toolchain: libm, and the compiler's memory helpers
+FREESTANDING_OK = {"memcpy", "memset", "memmove", "expf", "logf", "tanhf", "erff", "sqrtf", "powf", "floorf", "ceilf",
+                   "fabsf", "fmodf", "nearbyintf", "exp", "log", "sqrt", "floor", "ceil", "pow", "fmod", "fabs"}
+
+
+def test_cortex_m_library_needs_no_os(tmp_path):
+    """libP.a for cortex-m: no malloc, no stdio, no OS call; only libm and memory helpers stay undefined."""
+    needs("cortex-m")
+    model, _ = demo_model()
+    out = tmp_path / "out"
+    auroragen.compile(model, target="cortex-m", out_dir=out)
+    subprocess.run(["make", "-s", "-C", str(out)], check=True, capture_output=True)
+    assert not (out / "model_runner").exists() and not (out / "libmodel.so").exists()
+
+    def symbols(*flags):
+        r = subprocess.run(["arm-none-eabi-nm", *flags, str(out / "libmodel.a")], capture_output=True, text=True, check=True)
+        return {line.split()[-1] for line in r.stdout.splitlines() if line.strip() and not line.endswith(":")}
+
+    defined, undefined = symbols("--defined-only"), symbols("-u")
+    assert "model_run" in defined and undefined, "nm listed nothing: the check would be empty"
+    assert undefined - defined <= FREESTANDING_OK, sorted(undefined - defined - FREESTANDING_OK)
+
+
+def test_cortex_m_runner_reports_errors_with_its_exit_status(tmp_path):
+    needs("cortex-m")
+    model, _ = demo_model()
+    out = tmp_path / "out"
+    auroragen.compile(model, target="cortex-m", out_dir=out)
+    subprocess.run(["make", "-s", "-C", str(out), "qemu"], check=True, capture_output=True)
+    cmd = cross.run_command("cortex-m", out / "model_runner.elf", [str(tmp_path / "missing.bin"), "-o", str(tmp_path / "y.bin")])
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert r.returncode == 1
+    assert "cannot open input" in r.stderr
