@@ -4,7 +4,8 @@ Parametrised by target (AURORA_CONFORMANCE_TARGETS=generic,avx2) and optimisatio
 level (AURORA_CONFORMANCE_OPT, default 0,2: the results must not depend on it). By
 default generic runs at every level and, on a CPU with AVX2 and FMA, avx2 at -O2 too
 (its own kernels must give the same results), and so does neon where the AArch64 cross
-compiler and qemu-aarch64 are installed (tests/cross.py: the runner under emulation).
+compiler and qemu-aarch64 are installed (tests/cross.py: the runner under emulation), and
+cortex-m bare metal under qemu-system-arm for the cases of the operators in MCU_OPS.
 A case in tests/conformance_xfail.txt must fail (strict xfail): one that starts
 passing fails the run until its line is removed.
 """
@@ -23,13 +24,30 @@ XFAIL = conformance.read_xfail()
 TARGETS = [t for t in os.environ.get("AURORA_CONFORMANCE_TARGETS", "generic").split(",") if t]
 OPT_LEVELS = [int(o) for o in os.environ.get("AURORA_CONFORMANCE_OPT", "0,2").split(",") if o]
 RUNS = [(t, o) for t in TARGETS for o in OPT_LEVELS]
+SUBSET: dict[str, set[str]] = {}  # target -> the ops whose cases it runs (all when absent)
 
+# The operators of microcontroller models (convolutional, recurrent, quantised): the cases make test
+# runs bare metal on cortex-m; AURORA_CONFORMANCE_TARGETS=cortex-m runs them all.
+MCU_OPS = {
+    "Abs", "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Conv", "ConvInteger", "ConvTranspose",
+    "DepthToSpace", "DequantizeLinear", "Div", "Erf", "Exp", "Expand", "Flatten", "GRU", "Gather", "Gelu", "Gemm",
+    "GlobalAveragePool", "GlobalMaxPool", "HardSigmoid", "HardSwish", "LSTM", "LayerNormalization", "LeakyRelu", "Log",
+    "LogSoftmax", "MatMul", "MatMulInteger", "Max", "MaxPool", "Mean", "Min", "Mul", "Neg", "PRelu", "Pad", "QLinearConv",
+    "QLinearMatMul", "QuantizeLinear", "RNN", "ReduceMax", "ReduceMean", "Relu", "Reshape", "Resize", "Sigmoid", "Slice",
+    "Softmax", "Split", "Sqrt", "Squeeze", "Sub", "Sum", "Tanh", "Transpose", "Unsqueeze", "Where",
+}
 
 if "AURORA_CONFORMANCE_TARGETS" not in os.environ:
     if "avx2" in host_targets():
         RUNS.append(("avx2", 2))
     if cross.missing("neon") is None:  # AArch64 under qemu-aarch64, through the runner
         RUNS.append(("neon", 2))
+    if cross.missing("cortex-m") is None:  # bare metal on qemu-system-arm's mps2-an386
+        RUNS.append(("cortex-m", 2))
+        SUBSET["cortex-m"] = MCU_OPS
+
+PARAMS = [(name, t, o) for t, o in RUNS for name in sorted(CASES)
+          if t not in SUBSET or conformance.case_op(CASES[name]) in SUBSET[t]]
 
 
 def test_every_expected_failure_names_a_real_case():
@@ -39,8 +57,7 @@ def test_every_expected_failure_names_a_real_case():
         assert any(fnmatch.fnmatchcase(n, pat) for n in CASES), f"{pat!r} matches no node test case"
 
 
-@pytest.mark.parametrize("target,opt", RUNS, ids=[f"{t}-O{o}" for t, o in RUNS])
-@pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.parametrize("name,target,opt", PARAMS, ids=[f"{n}-{t}-O{o}" for n, t, o in PARAMS])
 def test_node(name, target, opt, request):
     reason = conformance.expected_failure(name, XFAIL)
     if reason:
