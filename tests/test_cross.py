@@ -4,6 +4,7 @@ metal on qemu-system-arm's mps2-an386 with semihosting), compared with onnxrunti
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 
 import cross
@@ -116,3 +117,37 @@ def test_cortex_m_runner_reports_errors_with_its_exit_status(tmp_path):
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
     assert r.returncode == 1
     assert "cannot open input" in r.stderr
+
+
+def test_firmware_example_runs_bare_metal(tmp_path):
+    """examples/firmware: an application linking OUT/libmodel.a with a static arena, built with its
+    Makefile (and with CMake where installed), prints the demo model's scores under qemu-system-arm."""
+    needs("cortex-m")
+    from pathlib import Path
+
+    import make_example
+
+    example = Path(__file__).resolve().parent.parent / "examples" / "firmware"
+    model = make_example.build()
+    out = tmp_path / "out"
+    auroragen.compile(model, target="cortex-m", out_dir=out)
+    x = ((np.arange(3 * 16 * 16) * 37 % 101) / np.float32(50) - 1).astype(np.float32).reshape(1, 3, 16, 16)
+    want = onnxruntime_outputs(model, {model.graph.input[0].name: x})[0].ravel()
+    builds = [("make", tmp_path / "make")]
+    if shutil.which("cmake"):
+        builds.append(("cmake", tmp_path / "cmake"))
+    for how, build in builds:
+        build.mkdir()
+        if how == "make":
+            subprocess.run(["make", "-s", "-C", str(example), f"OUT={out}", f"BUILD={build}"], check=True, capture_output=True)
+        else:
+            subprocess.run(["cmake", "-S", str(example), "-B", str(build), f"-DAURORA_OUT={out}",
+                            f"-DCMAKE_TOOLCHAIN_FILE={example / 'arm-none-eabi.cmake'}"], check=True, capture_output=True)
+            subprocess.run(["cmake", "--build", str(build)], check=True, capture_output=True)
+        r = subprocess.run(["qemu-system-arm", "-M", "mps2-an386", "-nographic", "-monitor", "none", "-semihosting-config",
+                            "enable=on,target=native", "-kernel", str(build / "firmware.elf")],
+                           capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+        assert r.returncode == 0, r.stderr
+        scores = [float(line.split()[2]) for line in r.stdout.splitlines() if line.startswith("score ")]
+        np.testing.assert_allclose(scores, want, rtol=1e-4, atol=1e-6, err_msg=how)
+        assert f"class {int(np.argmax(want))}" in r.stdout
