@@ -6,6 +6,9 @@ For each model, target and thread count: export (torch==2.13.0, cached in benchm
 compile (timing load, passes, schedule+emit and cc; with more than one thread the build uses
 --openmp and OMP_NUM_THREADS), then time P_run through cffi and an onnxruntime session with
 the same number of threads alternately after a warm-up, and report medians and their ratio.
+With more than one thread, onnxruntime's workers are told not to spin between runs: on a 2-core
+machine the two thread pools' idle spinning would otherwise eat each other's runs (which costs
+onnxruntime time on small models; docs/performance.md gives both ways).
 Prints a table and writes a CSV. Machines are shared: compare ratios from one run.
 """
 
@@ -139,6 +142,8 @@ def bench_one(name: str, target: str, runs: int, work: Path, threads: int = 1) -
     t2 = time.perf_counter()
     so = ort.SessionOptions()
     so.intra_op_num_threads = threads
+    if threads > 1:  # its idle workers would spin through our runs (alternating on a 2-core machine)
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     so.inter_op_num_threads = 1
     so.log_severity_level = 3
     sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
@@ -191,7 +196,8 @@ def main(argv=None) -> int:
     for r in rows:
         if r["model"] == "gemm512":
             gf = flops / r["auroragen_ms"] * 1e-6
-            of_peak = f", {100 * gf / peak:.0f}% of the measured peak {peak:.0f} GFLOP/s" if peak else ""
+            top = peak * r["threads"] if peak else None  # the peak of one core times the cores in use
+            of_peak = f", {100 * gf / top:.0f}% of the measured peak {top:.0f} GFLOP/s" if top else ""
             print(f"GEMM {GEMM_SIZE}^3 {r['target']}, {r['threads']} thread(s): auroragen {gf:.1f} GFLOP/s{of_peak}; onnxruntime "
                   f"{flops / r['onnxruntime_ms'] * 1e-6:.1f} GFLOP/s")
     ratios = {}

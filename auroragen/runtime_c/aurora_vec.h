@@ -141,6 +141,14 @@ typedef int av_mask;
 #endif
 
 #if AV_WIDTH > 1
+/* c[0] x^(n-1) + c[1] x^(n-2) + ... + c[n-1], by Horner's rule (constant arrays: unrolled when inlined) */
+static inline av_f32 av_poly(av_f32 x, const float *c, int n)
+{
+    av_f32 p = av_set1(c[0]);
+    for (int i = 1; i < n; ++i) p = av_fma(p, x, av_set1(c[i]));
+    return p;
+}
+
 #define av_abs(a) av_from_bits(av_i_and(av_bits(a), av_i_set1(0x7FFFFFFF)))
 /* |mag| with the sign of sgn */
 #define av_copysign(mag, sgn) av_from_bits(av_i_or(av_i_and(av_bits(mag), av_i_set1(0x7FFFFFFF)), \
@@ -160,11 +168,8 @@ static inline av_f32 av_exp(av_f32 x)
     const av_f32 n = av_round(av_mul(x, av_set1(1.44269504089f)));
     av_f32 r = av_fma(n, av_set1(-0.693359375f), x); /* ln 2 in two parts: n * hi is exact */
     r = av_fma(n, av_set1(2.12194440e-4f), r);
-    av_f32 p = av_set1(0.0013751407386735082f);
-    p = av_fma(p, r, av_set1(0.008368915878236294f));
-    p = av_fma(p, r, av_set1(0.04166953265666962f));
-    p = av_fma(p, r, av_set1(0.166665181517601f));
-    p = av_fma(p, r, av_set1(0.49999988079071045f));
+    static const float EXP_P[5] = { 0.0013751407386735082f, 0.008368915878236294f, 0.04166953265666962f, 0.166665181517601f, 0.49999988079071045f };
+    av_f32 p = av_poly(r, EXP_P, 5);
     p = av_fma(p, av_mul(r, r), av_add(r, av_set1(1.0f)));
     const av_f32 half = av_round(av_mul(n, av_set1(0.5f)));
     return av_mul(av_mul(p, av_pow2i(half)), av_pow2i(av_sub(n, half)));
@@ -184,14 +189,8 @@ static inline av_f32 av_log(av_f32 x)
     m = av_select(big, av_mul(m, av_set1(0.5f)), m);
     e = av_select(big, av_add(e, av_set1(1.0f)), e);
     const av_f32 f = av_sub(m, av_set1(1.0f));
-    av_f32 p = av_set1(-0.07362867891788483f);
-    p = av_fma(p, f, av_set1(0.1262032687664032f));
-    p = av_fma(p, f, av_set1(-0.13202103972434998f));
-    p = av_fma(p, f, av_set1(0.14227114617824554f));
-    p = av_fma(p, f, av_set1(-0.16621370613574982f));
-    p = av_fma(p, f, av_set1(0.19999825954437256f));
-    p = av_fma(p, f, av_set1(-0.2500085234642029f));
-    p = av_fma(p, f, av_set1(0.3333335518836975f));
+    static const float LOG_P[8] = { -0.07362867891788483f, 0.1262032687664032f, -0.13202103972434998f, 0.14227114617824554f, -0.16621370613574982f, 0.19999825954437256f, -0.2500085234642029f, 0.3333335518836975f };
+    av_f32 p = av_poly(f, LOG_P, 8);
     const av_f32 f2 = av_mul(f, f);
     av_f32 y = av_fma(av_mul(p, f2), f, av_mul(av_set1(-0.5f), f2));
     y = av_fma(e, av_set1(-2.12194440e-4f), y);
@@ -207,12 +206,8 @@ static inline av_f32 av_tanh(av_f32 x)
 {
     const av_f32 a = av_abs(x);
     const av_f32 z = av_mul(x, x);
-    av_f32 p = av_set1(0.002148990985006094f);
-    p = av_fma(p, z, av_set1(-0.00818466953933239f));
-    p = av_fma(p, z, av_set1(0.02170400321483612f));
-    p = av_fma(p, z, av_set1(-0.05394745618104935f));
-    p = av_fma(p, z, av_set1(0.13333211839199066f));
-    p = av_fma(p, z, av_set1(-0.3333333134651184f));
+    static const float TANH_P[6] = { 0.002148990985006094f, -0.00818466953933239f, 0.02170400321483612f, -0.05394745618104935f, 0.13333211839199066f, -0.3333333134651184f };
+    av_f32 p = av_poly(z, TANH_P, 6);
     const av_f32 small = av_fma(av_mul(p, z), x, x);
     const av_f32 e = av_exp(av_mul(av_set1(2.0f), av_min(av_set1(9.1f), a)));
     const av_f32 large = av_sub(av_set1(1.0f), av_div(av_set1(2.0f), av_add(e, av_set1(1.0f))));
@@ -233,23 +228,12 @@ static inline av_f32 av_erf(av_f32 x)
 {
     const av_f32 a = av_abs(x);
     const av_f32 z = av_mul(x, x);
-    av_f32 p = av_set1(7.898201874922961e-05f);
-    p = av_fma(p, z, av_set1(-0.000802435155492276f));
-    p = av_fma(p, z, av_set1(0.0051900530233979225f));
-    p = av_fma(p, z, av_set1(-0.026854807510972023f));
-    p = av_fma(p, z, av_set1(0.11283612251281738f));
-    p = av_fma(p, z, av_set1(-0.3761262893676758f));
-    p = av_fma(p, z, av_set1(1.128379225730896f));
+    static const float ERF_SMALL[7] = { 7.898201874922961e-05f, -0.000802435155492276f, 0.0051900530233979225f, -0.026854807510972023f, 0.11283612251281738f, -0.3761262893676758f, 1.128379225730896f };
+    av_f32 p = av_poly(z, ERF_SMALL, 7);
     const av_f32 small = av_mul(p, x);
     const av_f32 c = av_min(av_set1(3.92f), av_max(av_set1(1.0f), a));
-    av_f32 q = av_set1(-2.1779973e-05f);
-    q = av_fma(q, c, av_set1(4.4248899e-04f));
-    q = av_fma(q, c, av_set1(-4.2105434e-03f));
-    q = av_fma(q, c, av_set1(2.5225135e-02f));
-    q = av_fma(q, c, av_set1(-1.0844655e-01f));
-    q = av_fma(q, c, av_set1(-6.3319266e-01f));
-    q = av_fma(q, c, av_set1(-1.1295929e+00f));
-    q = av_fma(q, c, av_set1(1.9126460e-04f));
+    static const float ERF_LARGE[8] = { -2.1779973e-05f, 4.4248899e-04f, -4.2105434e-03f, 2.5225135e-02f, -1.0844655e-01f, -6.3319266e-01f, -1.1295929e+00f, 1.9126460e-04f };
+    av_f32 q = av_poly(c, ERF_LARGE, 8);
     const av_f32 large = av_sub(av_set1(1.0f), av_exp(q));
     return av_select(av_lt(a, av_set1(1.0f)), small, av_copysign(large, x));
 }
