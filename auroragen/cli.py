@@ -46,6 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--emit-ir", action="store_true", help="print the Aurora IR after the pipeline instead of writing C")
     p.add_argument("--dump-after", metavar="PASS", help="print the IR after the named pass (see --list-passes)")
     p.add_argument("--list-passes", action="store_true", help="list the graph passes in pipeline order and exit")
+    p.add_argument("--report", action="store_true",
+                   help="also measure the footprint: flash (code, weights) and RAM (arena, stack), with the target's compiler")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
     p.add_argument("--version", action="version", version=f"auroragen {__version__}")
     return p
@@ -131,6 +133,13 @@ def run(argv: list[str] | None = None) -> int:
                            progress=progress)
     if not args.quiet:
         print(res.report())
+    if args.report:
+        from .footprint import measure
+        from .schedule.target import get_target
+
+        progress("measuring the footprint")
+        fp = measure(res.out_dir, get_target(args.target), args.name, res.arena_bytes)
+        print("\n".join([f"footprint ({args.target}):", *fp.lines()]))
     return 0
 
 

@@ -151,3 +151,31 @@ def test_firmware_example_runs_bare_metal(tmp_path):
         scores = [float(line.split()[2]) for line in r.stdout.splitlines() if line.startswith("score ")]
         np.testing.assert_allclose(scores, want, rtol=1e-4, atol=1e-6, err_msg=how)
         assert f"class {int(np.argmax(want))}" in r.stdout
+
+
+def test_footprint_report_matches_the_built_library(tmp_path):
+    """auroragen --report's flash figures are those of the objects OUT's own Makefile builds (sized with
+    arm-none-eabi-size), its arena is P_arena_bytes, and the stack estimate is positive."""
+    needs("cortex-m")
+    import re
+    import sys
+
+    import make_example
+
+    onnx.save(make_example.build(), tmp_path / "m.onnx")
+    out = tmp_path / "out"
+    r = subprocess.run([sys.executable, "-m", "auroragen", str(tmp_path / "m.onnx"), "--target", "cortex-m", "-o", str(out),
+                        "--report", "-q"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    code, weights = (int(x) for x in re.search(r"code (\d+) B \+ weights (\d+) B", r.stdout).groups())
+    arena, stack = (int(x) for x in re.search(r"arena (\d+) B \+ stack (\d+) B", r.stdout).groups())
+    subprocess.run(["make", "-s", "-C", str(out)], check=True, capture_output=True)
+
+    def berkeley(obj):
+        lines = subprocess.run(["arm-none-eabi-size", str(out / obj)], capture_output=True, text=True, check=True).stdout
+        return sum(int(x) for x in lines.splitlines()[1].split()[:3])
+
+    assert code == berkeley("model.o")
+    assert weights == berkeley("model_weights.o")
+    assert f"#define MODEL_ARENA_BYTES {arena}" in (out / "model.h").read_text()
+    assert 0 < stack < 64 * 1024
