@@ -228,27 +228,27 @@ def build(model, feeds: dict[str, np.ndarray], target: str, prefix: str = "c", o
             digest.update(p.name.encode() + b"\0" + p.read_bytes())
         cached = CACHE / target / digest.hexdigest()[:24]
         if emulated:  # the runner, built with the cross compiler and run under emulation
-            if not (cached / cross.CROSS[target]["runner"].format(P=prefix)).exists():
-                tmp_cached = cached.with_name(f"{cached.name}.tmp-{os.getpid()}-{uuid.uuid4().hex}")
-                shutil.copytree(out, tmp_cached)
-                cross.CrossModel(tmp_cached, target, prefix, cflags=CFLAGS.split("=", 1)[1])
-                try:
-                    tmp_cached.rename(cached)
-                except OSError:
-                    shutil.rmtree(tmp_cached, ignore_errors=True)
+            _build_once(out, cached, cross.CROSS[target]["runner"].format(P=prefix),
+                        lambda d: cross.CrossModel(d, target, prefix, cflags=CFLAGS.split("=", 1)[1]))
             return cross.CrossModel(cached, target, prefix, build=False), set(bind)
-        if not (cached / f"lib{prefix}.so").exists():
-            # Build beside the cache entry, then rename: the entry appears complete or not at all. Workers building
-            # the same sources at once (the -O0 and -O2 runs of a case often are) each use their own folder; the
-            # rename of the first wins, the others discard theirs.
-            tmp_cached = cached.with_name(f"{cached.name}.tmp-{os.getpid()}-{uuid.uuid4().hex}")
-            shutil.copytree(out, tmp_cached)
-            auroragen.load(tmp_cached, make_args=(CFLAGS,))
-            try:
-                tmp_cached.rename(cached)
-            except OSError:
-                shutil.rmtree(tmp_cached, ignore_errors=True)
+        _build_once(out, cached, f"lib{prefix}.so", lambda d: auroragen.load(d, make_args=(CFLAGS,)))
     return auroragen.load(cached, build=False), set(bind)
+
+
+def _build_once(out: Path, cached: Path, product: str, build) -> None:
+    """Build OUT into the cache entry `cached` unless it holds `product` already. The build happens beside
+    the entry, then a rename: the entry appears complete or not at all. Workers building the same sources
+    at once (the -O0 and -O2 runs of a case often are) each use their own folder; the rename of the first
+    wins, the others discard theirs."""
+    if (cached / product).exists():
+        return
+    tmp_cached = cached.with_name(f"{cached.name}.tmp-{os.getpid()}-{uuid.uuid4().hex}")
+    shutil.copytree(out, tmp_cached)
+    build(tmp_cached)
+    try:
+        tmp_cached.rename(cached)
+    except OSError:
+        shutil.rmtree(tmp_cached, ignore_errors=True)
 
 
 def run_case(case, target: str = "generic", opt: int = 2) -> Outcome:

@@ -2,8 +2,10 @@
 
 conv -> conv_gemm: a float convolution with constant weights and at least a few output channels
 per group runs as a GEMM over packed weights (packed here, once, at compile time: the microkernel's
-row panels) and im2col panels of the input packed at run time into a workspace in the arena.
-Depthwise and other thin-group convolutions keep the direct kernel.
+row panels). On vector targets a 2-D stride-1 one (but a plain 1x1) is an implicit GEMM: the input is
+copied into zero-padded planes in the arena's workspace and read there in place; the others pack
+im2col panels of the input at run time into the workspace, long reductions in chunks.
+Depthwise and other thin-group convolutions go to conv_flat or keep the direct kernel.
 
 rnn -> dense + rnn_packed: with constant float W and R, the input projection X W^T of every step is
 one dense GEMM before the recurrence, and the recurrence computes h R^T with the 1-row microkernel over

@@ -224,20 +224,22 @@ def vector_expression(node: Node) -> str | None:
     return expr.format(**{k: literal(v, DType.FLOAT) for k, v in a.items() if isinstance(v, (int, float))})
 
 
+def _unary(op: str, params, dtype: DType) -> Node:
+    """A one-input node of the op on scalars of dtype: what a fused activation is, as a node."""
+    from ...ir import TensorType, Value
+
+    t = TensorType(dtype, ())
+    return Node(op, (Value(t),), (Value(t),), dict(params))
+
+
 def activation_vector(op: str, params) -> str | None:
     """The vector form of a fused float activation over `a0`, or None."""
-    from ...ir import Node, TensorType, Value
-
-    t = TensorType(DType.FLOAT, ())
-    return vector_expression(Node(op, (Value(t),), (Value(t),), dict(params)))
+    return vector_expression(_unary(op, params, DType.FLOAT))
 
 
 def activation_expr(op: str, params, dtype: DType) -> str:
     """The C expression of a unary activation applied to the local `a0` (for fused epilogues)."""
-    from ...ir import Node, TensorType, Value
-
-    t = TensorType(dtype, ())
-    return expression(Node(op, (Value(t),), (Value(t),), dict(params)))
+    return expression(_unary(op, params, dtype))
 
 
 def _vectorisable(dims, in_strides) -> bool:

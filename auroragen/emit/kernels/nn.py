@@ -288,25 +288,24 @@ IMPLICIT_K_CHUNK = 128  # reduction rows per chunk: NR input floats each, kept i
 
 @kernel("conv_gemm")
 def plan_conv_gemm(node: Node, step) -> Plan:
-    """im2col panels of nc output pixels at a time into the workspace, then the microkernel over every
-    (weight row panel, pixel panel) pair, with bias, residual and activation applied as each tile is stored."""
+    """The microkernel over every (weight row panel, pixel panel) pair, with bias, residual and activation
+    applied as each tile is stored. Pixel panels are im2col panels packed into the workspace nc pixels at
+    a time, or with `implicit` read in place from zero-padded copies of the input planes."""
     a = node.attrs
     p = _conv_params(node, transposed=False)
     mr, nv, nr = a["mr"], a["nv"], a["nr"]
-    kk = p["CG"] * p["K"][0] * p["K"][1] * p["K"][2]
+    taps = numel(p["K"])
+    kk = p["CG"] * taps
     one = p["K"] == [1, 1, 1] and p["S"] == [1, 1, 1] and p["P"] == [0, 0, 0]
-    residual = _present(node, 3)
     p.update(KK=kk, KC=a.get("kc") or kk, MR=mr, NR=nr, NV=nv, NC=a["nc"], MP=-(-p["MG"] // mr), G=a["group"], one=one,
-             residual=residual, TAPS=p["K"][0] * p["K"][1] * p["K"][2],
-             act=_act(node), vact=_vact(node), implicit=bool(a.get("implicit")))
+             residual=_present(node, 3), TAPS=taps, act=_act(node), vact=_vact(node), implicit=bool(a.get("implicit")))
     if p["implicit"]:
         from ...schedule.lower import conv_flat_geometry
 
         ph, pw, slack = conv_flat_geometry(node.inputs[0].shape, a["kernel"], a["dilations"], a["pads"])
         kh, kw = p["K"][1], p["K"][2]
         offsets = [c * ph * pw + i * p["Dl"][1] * pw + j * p["Dl"][2] for c in range(p["CG"]) for i in range(kh) for j in range(kw)]
-        mp_total = p["MP"]
-        mb = max(1, min(mp_total, IMPLICIT_A_BLOCK // (kk * mr * 4), IMPLICIT_TILES // (mr * nr)))
+        mb = max(1, min(p["MP"], IMPLICIT_A_BLOCK // (kk * mr * 4), IMPLICIT_TILES // (mr * nr)))
         p.update(PH=ph, PW=pw, SLACK=slack, offsets=offsets, MB=mb, KCI=min(kk, IMPLICIT_K_CHUNK))
         return Plan("conv_gemm", p, helpers=[("gemm_micro", dict(mr=mr, nv=nv, ind=True))],
                     what=_what(node) + _epi_text(node) + f" as implicit GEMM over padded planes, {mr}x{nr} tiles")
