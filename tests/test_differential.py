@@ -1,12 +1,13 @@
-"""Differential testing: random valid graphs, compiled at -O0 and -O2 through the ABI,
-against onnx.reference. The graphs mix what the optimizer rewrites (convolutions with
-BatchNorm, bias, residual adds and activations; matmuls with bias; elementwise chains;
-transposes and reshapes) with what it must leave alone."""
+"""Differential testing: random valid graphs, compiled for every target this CPU runs (generic at -O0
+and -O2) and run through the ABI, against onnx.reference. The graphs mix what the optimizer rewrites
+(convolutions with BatchNorm, bias, residual adds and activations; matmuls with bias; elementwise
+chains; transposes and reshapes) and what the memory plan shares (concats whose inputs are written
+into their slices, splits and slices that are views, in-place elementwise) with what must stay."""
 
 from __future__ import annotations
 
 import numpy as np
-from helpers import STRICT, make_model, reference
+from helpers import STRICT, host_targets, make_model, reference
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from onnx import helper
@@ -37,6 +38,11 @@ class GraphBuilder:
         self.inits[n] = self.rng.uniform(lo, hi, shape).astype(np.float32)
         return n
 
+    def ints(self, values):
+        n = self.name("c")
+        self.inits[n] = np.array(values, np.int64)
+        return n
+
     def add(self, op, ins, shape, **attrs):
         out = self.name()
         self.nodes.append(helper.make_node(op, ins, [out], **attrs))
@@ -46,8 +52,30 @@ class GraphBuilder:
     def step(self):
         d = self.draw
         v, shape = self.values[-1] if d(st.booleans()) else d(st.sampled_from(self.values))
-        kind = d(st.sampled_from(["unary", "binary", "const", "reduce", "softmax", "transpose", "linear", "clip"]))
+        kind = d(st.sampled_from(["unary", "binary", "const", "reduce", "softmax", "transpose", "linear", "clip",
+                                  "concat", "split", "slice"]))
         r = len(shape)
+        if kind == "concat":  # along axis 1 of [1, C, ...] its inputs are slices of it; elsewhere copied
+            ax = d(st.integers(0, r - 1))
+            parts = d(st.lists(st.sampled_from([n for n, s in self.values if len(s) == r and
+                                                 s[:ax] + s[ax + 1:] == shape[:ax] + shape[ax + 1:]]), min_size=1, max_size=3))
+            sizes = dict(self.values)
+            return self.add("Concat", [v, *parts], shape[:ax] + (shape[ax] + sum(sizes[p][ax] for p in parts),) + shape[ax + 1:],
+                            axis=ax)
+        if kind in ("split", "slice"):
+            ax = d(st.integers(0, r - 1))
+            if shape[ax] < 2:
+                return self.add("Relu", [v], shape)
+            k = d(st.integers(1, shape[ax] - 1))
+            part = shape[:ax] + (k,) + shape[ax + 1:]
+            if kind == "slice":
+                lo = d(st.integers(0, shape[ax] - k))
+                return self.add("Slice", [v, self.ints([lo]), self.ints([lo + k]), self.ints([ax])], part)
+            rest = shape[:ax] + (shape[ax] - k,) + shape[ax + 1:]
+            a, b = self.name(), self.name()
+            self.nodes.append(helper.make_node("Split", [v, self.ints([k, shape[ax] - k])], [a, b], axis=ax))
+            self.values += [(a, part), (b, rest)]
+            return d(st.sampled_from([a, b]))
         if kind == "unary":
             return self.add(d(st.sampled_from(UNARY)), [v], shape)
         if kind == "binary":
@@ -105,12 +133,13 @@ def graphs(draw):
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(graphs())
-def test_random_graphs_match_the_reference_at_every_level(tmp_path_factory, case):
+def test_random_graphs_match_the_reference_on_every_host_target(tmp_path_factory, case):
+    """Each graph on generic at -O0 and -O2 and on each vector target this CPU runs, at -O2."""
     model, feeds = case
     want = reference(model, feeds)
-    for level in (0, 2):
-        out = tmp_path_factory.mktemp(f"O{level}")
-        auroragen.compile(model, out_dir=out / "out", opt_level=level)
+    for target, level in [("generic", 0), *((t, 2) for t in host_targets())]:
+        out = tmp_path_factory.mktemp(f"{target}-O{level}")
+        auroragen.compile(model, target=target, out_dir=out / "out", opt_level=level)
         got = auroragen.load(out / "out", make_args=STRICT)(**feeds)
         for g, w in zip(got, want):
-            np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5, err_msg=f"-O{level}")
+            np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5, err_msg=f"{target} -O{level}")

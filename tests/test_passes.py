@@ -101,6 +101,18 @@ def test_cse_merges_repeated_work_and_equal_constants():
     same_numbers(before, after, feeds)
 
 
+def test_cse_when_the_kept_node_is_unused_and_two_outputs_compute_the_same():
+    """v1 is kept, v3 takes its place as the node's result and v2 becomes a copy: the copy must read v3
+    (it used to read v1, which no longer existed)."""
+    nodes = [helper.make_node("Relu", ["x"], [n]) for n in ("v1", "v2", "v3")]
+    feeds = {"x": f32(1, 2)}
+    before = auroragen.import_onnx(make_model(nodes, feeds, ["v3", "v2"]))
+    after = next(s.run for s in PIPELINE if s.run.name == "cse").apply(before)
+    verify(after)
+    assert ops_of(after) == ["relu", "identity"]
+    same_numbers(before, after, feeds)
+
+
 def _conv_bn_model(extra=()):
     c = 4
     nodes = [

@@ -102,25 +102,36 @@ class _Emitter:
     def tensor(self, v: Value, writable: bool) -> str:
         if v in self.tensors:
             return self.tensors[v].var
-        root = self.s.root.get(v, v)
-        st = self.s.storage[root]
+        root, _ = self.s.owner(v)
+        st = self.s.where(v)
         ct = v.dtype.ctype
         var = f"t{len(self.tensors)}"
-        if st.kind == "input":
-            expr = f"(const {ct} *)inputs[{st.index}]"
-        elif st.kind == "output":
-            expr = f"({ct} *)outputs[{st.index}]"
-        elif st.kind == "const":
-            expr = self.weights[root]["sym"]
-        else:
-            expr = f"({ct} *)(void *)(A + {st.index})"
         const = "" if writable and st.kind in ("output", "arena") else "const "
+        off = st.offset
+        if st.kind == "input":
+            expr = (f"(const {ct} *)(const void *)((const unsigned char *)inputs[{st.index}] + {off})" if off
+                    else f"(const {ct} *)inputs[{st.index}]")
+        elif st.kind == "output":
+            expr = f"({ct} *)(void *)((unsigned char *)outputs[{st.index}] + {off})" if off else f"({ct} *)outputs[{st.index}]"
+        elif st.kind == "const":
+            sym = self.weights[root]["sym"]
+            expr = f"(const {ct} *)(const void *)((const unsigned char *){sym} + {off})" if off else sym
+        else:
+            expr = f"({ct} *)(void *)(A + {st.index + off})"
         where = {"input": f"input {st.index}", "output": f"output {st.index}", "const": "weights",
-                 "arena": f"arena +{st.index}"}[st.kind]
+                 "arena": f"arena +{st.index + st.offset}"}[st.kind]
+        if st.offset and st.kind != "arena":
+            where += f" +{st.offset}"
         alias = " (view)" if root is not v else ""
         comment = f"{shape_text(v)}, {where}{alias}" + (f": {c_comment(v.name, 48)}" if v.name else "")
         self.tensors[v] = _Tensor(var, f"{const}{ct} *const {var} = {expr};", comment)
         return var
+
+    def _span(self, v: Value) -> tuple[tuple, int, int]:
+        """The buffer v lives in and its byte range there."""
+        st = self.s.where(v)
+        base = st.index + st.offset if st.kind == "arena" else st.offset
+        return (st.kind, 0 if st.kind == "arena" else st.index), base, base + v.type.nbytes
 
     # -- kernels -------------------------------------------------------------
     def add_step(self, step) -> None:
@@ -130,17 +141,22 @@ class _Emitter:
             return
         plan = get_builder(node.op)(node, step)
         ins = [node.inputs[i] for i in plan.inputs] if plan.inputs is not None else list(node.inputs)
+        outs = list(node.outputs)
+        # `restrict` on every pointer except those whose bytes overlap an output's (a kernel writing in place)
+        ptrs = [(f"in{k}", v, False) for k, v in enumerate(ins) if v is not None]
+        ptrs += [(f"out{k}", v, True) for k, v in enumerate(outs)]
+        spans = [self._span(v) for _, v, _ in ptrs]
+        shared = set()
+        for j, (_, _, written) in enumerate(ptrs):
+            for k, b in enumerate(spans):
+                a = spans[j]
+                if written and k != j and a[0] == b[0] and a[1] < b[2] and b[1] < a[2]:
+                    shared.update((j, k))
         params = []
         args = []
-        for k, v in enumerate(ins):
-            if v is None:
-                continue
-            params.append(f"const {v.dtype.ctype} *restrict in{k}")
-            args.append(self.tensor(v, writable=False))
-        outs = list(node.outputs)
-        for k, v in enumerate(outs):
-            params.append(f"{v.dtype.ctype} *restrict out{k}")
-            args.append(self.tensor(v, writable=True))
+        for j, (name, v, written) in enumerate(ptrs):
+            params.append(f"{'' if written else 'const '}{v.dtype.ctype} *{'' if j in shared else 'restrict '}{name}")
+            args.append(self.tensor(v, writable=written))
         for template, hp in plan.helpers:
             key = (template, tuple(sorted(hp.items())))
             if key not in self.helpers:

@@ -88,9 +88,9 @@ class Rewriter:
                 subst[v] = o
             else:
                 copies.append(Node("identity", (v,), (o,), {}, o.name))
-        nodes = self.nodes
+        nodes = self.nodes + copies  # a copy may read a value that became another output
         if subst:
             nodes = [n if not any(v in subst for v in (*n.inputs, *n.outputs)) else
                      Node(n.op, tuple(subst.get(v, v) if v is not None else None for v in n.inputs),
                           tuple(subst.get(v, v) for v in n.outputs), n.attrs, n.name) for n in nodes]
-        return Graph(self.g.inputs, list(self.g.outputs), nodes + copies, self.g.name)
+        return Graph(self.g.inputs, list(self.g.outputs), nodes, self.g.name)

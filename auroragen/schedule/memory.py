@@ -3,8 +3,10 @@
 A buffer is live from the step that writes it to the last step that reads it
 (inclusive at both ends, so a step's inputs never share bytes with its
 outputs). Buffers whose live ranges overlap get disjoint byte ranges.
-Placement is greedy by size: largest first, each at the lowest aligned offset
-that fits beside the already placed buffers it overlaps in time.
+Placement is first fit: buffers in some order, each at the lowest aligned
+offset that fits beside the already placed buffers it overlaps in time. Three
+orders are tried (largest first, execution order, longest-lived first) and the
+smallest arena kept; the search stops early when one reaches the lower bound.
 """
 
 from __future__ import annotations
@@ -51,10 +53,18 @@ def peak_live(buffers: list[Buffer]) -> int:
     return peak
 
 
-def plan_memory(buffers: list[Buffer]) -> MemoryPlan:
+# Orders in which buffers are placed; each is tried and the smallest arena kept.
+PLACEMENT_ORDERS = {
+    "size": lambda b: (-b.size, b.start, b.key),  # largest first
+    "start": lambda b: (b.start, -b.size, b.key),  # in execution order
+    "lifetime": lambda b: (-(b.end - b.start), -b.size, b.key),  # longest-lived first
+}
+
+
+def _place(buffers: list[Buffer], order) -> dict[int, int]:
     placed: list[tuple[int, int, Buffer]] = []  # (offset, aligned size, buffer)
     offsets: dict[int, int] = {}
-    for b in sorted(buffers, key=lambda b: (-b.size, b.start, b.key)):
+    for b in sorted(buffers, key=order):
         size = align_up(max(b.size, 1))
         busy = sorted((off, off + sz) for off, sz, o in placed if o.overlaps(b))
         offset = 0
@@ -64,5 +74,18 @@ def plan_memory(buffers: list[Buffer]) -> MemoryPlan:
             offset = max(offset, align_up(hi))
         offsets[b.key] = offset
         placed.append((offset, size, b))
-    arena = max((off + sz for off, sz, _ in placed), default=0)
-    return MemoryPlan(offsets, arena, peak_live(buffers))
+    return offsets
+
+
+def plan_memory(buffers: list[Buffer]) -> MemoryPlan:
+    sizes = {b.key: align_up(max(b.size, 1)) for b in buffers}
+    best: dict[int, int] = {}
+    best_arena = None
+    for order in PLACEMENT_ORDERS.values():
+        offsets = _place(buffers, order)
+        arena = max((off + sizes[k] for k, off in offsets.items()), default=0)
+        if best_arena is None or arena < best_arena:
+            best, best_arena = offsets, arena
+        if arena == peak_live(buffers):
+            break
+    return MemoryPlan(best, best_arena or 0, peak_live(buffers))

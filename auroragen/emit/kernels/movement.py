@@ -59,11 +59,16 @@ def plan_concat(node: Node, step) -> Plan:
     ax = node.attrs["axis"]
     out = node.output.shape
     ost = contiguous_strides(out)
-    moves, at = [], 0
+    moves, at, copied = [], 0, []
     for k, v in enumerate(node.inputs):
-        moves.append(_move(f"input {k}", f"in{k}", "out0", v.shape, contiguous_strides(v.shape), ost, dst_base=at * ost[ax]))
+        if k not in step.placed:  # the others' producers wrote them into their slices already
+            moves.append(_move(f"input {k}", f"in{len(copied)}", "out0", v.shape, contiguous_strides(v.shape), ost,
+                               dst_base=at * ost[ax]))
+            copied.append(k)
         at += v.shape[ax]
-    return _plan(node, moves, f"concat on axis {ax}")
+    plan = _plan(node, moves, f"concat on axis {ax}")
+    plan.inputs = copied
+    return plan
 
 
 @kernel("split")
