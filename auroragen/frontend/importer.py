@@ -29,7 +29,7 @@ from ..ir import Graph, Node, Splat, TensorType, Value, ops
 from ..ir.fold import fold
 from ..ir.narrow import encode, encoded_type, to_bits, typed
 from ..ir.types import DType
-from .loader import graph_inputs
+from .loader import check_arity, check_operator, graph_inputs
 
 # (domain, op type) -> converter; the default domain is "" (also spelled "ai.onnx" in models)
 CONVERTERS: dict[tuple[str, str], Callable[..., Any]] = {}
@@ -52,6 +52,9 @@ def _set_name(v: Value, name: str) -> None:
     object.__setattr__(v, "name", name)
 
 
+MAX_CONSTANT_BYTES = 1 << 31  # the largest constant a converter builds (the model's own data is not limited)
+
+
 class Context:
     """What a converter sees: the opset, constants, and `emit`."""
 
@@ -70,8 +73,20 @@ class Context:
         return AuroraError(msg, node=self.node_name, op=self.op_type)
 
     # -- constants -----------------------------------------------------------
-    def constant(self, value: np.ndarray | Splat, t: TensorType | None = None) -> Value:
+    def check_constant_size(self, shape, itemsize: int, what: str = "a constant") -> None:
+        """Refuse to build a compile-time constant beyond MAX_CONSTANT_BYTES (before allocating it)."""
+        n = itemsize
+        for d in shape:
+            n *= max(int(d), 0)
+        if n > MAX_CONSTANT_BYTES:
+            raise self.error(f"{what} of shape {list(shape)} would take {n / 2**30:.1f} GiB at compile time "
+                             f"(at most {MAX_CONSTANT_BYTES >> 30} GiB)")
+
+    def constant(self, value: np.ndarray | Splat, t: TensorType | None = None, *, built: bool = True) -> Value:
+        """A constant value; `built` when a converter computed it (not the model's own data): size-checked."""
         if isinstance(value, np.ndarray):
+            if built:
+                self.check_constant_size(value.shape, value.dtype.itemsize)
             dt = encoded_type(value.dtype)
             if dt is not None:
                 value = to_bits(value)  # an ml_dtypes array (bfloat16, narrow types) as its storage bits
@@ -91,6 +106,13 @@ class Context:
 
     def is_const(self, v: Value | None) -> bool:
         return v is not None and v in self.consts
+
+    def const_scalar(self, v: Value | None, what: str = "input"):
+        """The one element of v, which must be known at compile time and hold exactly one."""
+        a = self.const(v, what)
+        if a.size != 1:
+            raise self.error(f"{what} must hold one value, it holds {a.size}")
+        return a.reshape(-1)[0]
 
     def const(self, v: Value | None, what: str = "input") -> np.ndarray:
         """The value of v, which must be known at compile time."""
@@ -286,18 +308,41 @@ def _ready(node, known: set[str]) -> bool:
     return ok
 
 
-def check_attribute_types(node: onnx.NodeProto, opset: int) -> None:
-    """Each attribute has the type the operator's schema gives it (when onnx knows the operator)."""
+def _type_str(v: Value) -> str:
+    return f"tensor({onnx.TensorProto.DataType.Name(v.dtype.value).lower()})"
+
+
+def check_inputs(node: onnx.NodeProto, ins: list[Value | None], opset: int) -> None:
+    """The node's inputs against the operator's schema (when onnx knows it): how many, none of the required
+    ones left out, each of a type the operator takes, and those sharing a type parameter of one type.
+    (Nodes of the model were checked before shape inference; nodes of inlined functions were not.)"""
     try:
         schema = onnx.defs.get_schema(node.op_type, opset, node.domain)
     except Exception:  # noqa: BLE001  (unknown to onnx: the converter decides)
         return
-    for a in node.attribute:
-        spec = schema.attributes.get(a.name)
-        if spec is not None and a.type != spec.type:
-            want = onnx.AttributeProto.AttributeType.Name(spec.type)
-            got = onnx.AttributeProto.AttributeType.Name(a.type)
-            raise AuroraError(f"attribute {a.name!r} is {got}, the operator takes {want}", node=node.name, op=node.op_type)
+    where = dict(node=node.name, op=node.op_type)
+    check_arity(node, opset)
+    if not schema.inputs:
+        return
+    allowed = {c.type_param_str: set(c.allowed_type_strs) for c in schema.type_constraints}
+    bound: dict[str, str] = {}
+    Option = onnx.defs.OpSchema.FormalParameterOption
+    for k, v in enumerate(ins):
+        formal = schema.inputs[min(k, len(schema.inputs) - 1)]
+        if v is None:
+            if formal.option != Option.Optional:
+                raise AuroraError(f"input {k} ({formal.name}) is required but empty", **where)
+            continue
+        ok = allowed.get(formal.type_str, {formal.type_str})
+        t = _type_str(v)
+        if any(a.startswith("tensor(") for a in ok) and t not in ok:
+            raise AuroraError(f"input {k} ({formal.name}) is {t}; the operator takes "
+                              f"{', '.join(sorted(a for a in ok if a.startswith('tensor(')))}", **where)
+        if formal.type_str in allowed and formal.is_homogeneous:
+            first = bound.setdefault(formal.type_str, t)
+            if first != t:
+                raise AuroraError(f"input {k} ({formal.name}) is {t} but an earlier input of the same type "
+                                  f"parameter {formal.type_str} is {first}", **where)
 
 
 def import_model(model: onnx.ModelProto) -> Graph:
@@ -325,7 +370,7 @@ def import_model(model: onnx.ModelProto) -> Graph:
             raise AuroraError(f"initializer {t.name!r}: {e}") from None
         except Exception as e:  # noqa: BLE001
             raise AuroraError(f"initializer {t.name!r} cannot be read: {e}") from None
-        env[t.name] = ctx.constant(arr)
+        env[t.name] = ctx.constant(arr, built=False)
         _set_name(env[t.name], t.name)
     inferred = {vi.name: vi for vi in list(g.value_info) + list(g.output)}
     used = {i for n in g.node for i in n.input} | {o.name for o in g.output}
@@ -353,7 +398,7 @@ def _convert(ctx: Context, node: onnx.NodeProto, env, used, inferred) -> None:
     fn = CONVERTERS.get((domain, node.op_type))
     if fn is None:
         raise ctx.error("unsupported operator")
-    check_attribute_types(node, ctx.opset if domain == "" else 1000)
+    check_operator(node, ctx.opset)
     ins = []
     for name in node.input:
         if name == "":
@@ -362,18 +407,27 @@ def _convert(ctx: Context, node: onnx.NodeProto, env, used, inferred) -> None:
             raise ctx.error(f"input {name!r} is not defined before this node")
         else:
             ins.append(env[name])
+    check_inputs(node, ins, ctx.opset if domain == "" else 1000)
     attrs = attribute_values(node)
-    sig = inspect.signature(fn)
-    takes_any = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
-    unknown = [] if takes_any else [a for a in attrs if a not in sig.parameters]
+    params = inspect.signature(fn).parameters.values()
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in params)
+    named = {p.name: p for p in params if p.kind is p.KEYWORD_ONLY}  # attributes; the others are inputs
+    unknown = [] if takes_any else [a for a in attrs if a not in named]
     if unknown:
         raise ctx.error(f"unsupported attribute {unknown[0]!r}")
+    missing = [k for k, p in named.items() if p.default is p.empty and k not in attrs]
+    if missing:
+        raise ctx.error(f"required attribute {missing[0]!r} is missing")
     try:
         result = fn(ctx, *ins, **attrs)
     except TypeError as e:
         if "positional argument" in str(e):
             raise ctx.error(f"wrong number of inputs ({len(ins)})") from None
         raise
+    except ValueError as e:  # numpy on shapes or values the model gives (e.g. a rank beyond numpy's 64)
+        raise ctx.error(str(e).splitlines()[0] if str(e) else "invalid value") from None
+    except MemoryError:
+        raise ctx.error("ran out of memory building its compile-time values") from None
     outs = list(result) if isinstance(result, (list, tuple)) else [result]
     for k, name in enumerate(node.output):
         if name == "":

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -28,11 +29,133 @@ def load_model(src, *, dims: dict[str, int] | None = None, input_shapes: dict[st
         raise AuroraError("the model has no graph (not an ONNX model?)")
     bind_inputs(model, bind or {})
     fix_input_shapes(model, dims or {}, input_shapes or {})
+    check_nodes(model)
     try:
-        model = onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=False, data_prop=True)
+        model = onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=False, data_prop=_small_ints(model))
     except Exception:  # noqa: BLE001 - inference is a cross-check; import reports the real problem
         pass
     return model
+
+
+MAX_RANK = 64  # numpy's, and more axes than any model has
+AXIS_ATTRIBUTES = {"axis", "axes", "batch_dims", "perm"}
+
+
+def check_nodes(model: onnx.ModelProto) -> None:
+    """Before onnx's shape inference sees the model (it crashes the process or loops on some out-of-range
+    axes and missing inputs): the opsets it imports are ones onnx knows; every node's operator exists in
+    them, with attributes and numbers of inputs and outputs its schema allows; axis attributes within any
+    rank."""
+    versions = {("" if o.domain == "ai.onnx" else o.domain): o.version for o in model.opset_import}
+    for domain, v in versions.items():
+        newest = _newest_opsets().get(domain)
+        if newest is not None and not 1 <= v <= newest:
+            raise AuroraError(f"the model imports opset {v} of domain {domain or 'ai.onnx'!r}; "
+                              f"this onnx package knows 1 to {newest}")
+    opset = versions.get("")
+
+    def walk(g: onnx.GraphProto) -> None:
+        for x in [*(v.name for v in (*g.input, *g.output, *g.value_info, *g.initializer)),
+                  *(v.values.name for v in g.sparse_initializer)]:
+            _check_text(x, "a tensor name")
+        for node in g.node:
+            for x in (node.name, node.op_type, node.domain, *node.input, *node.output):
+                _check_text(x, f"a name in node {node.name!r}")
+            if node.domain in ("", "ai.onnx") and opset is None:
+                raise AuroraError("the model imports no version of the default ONNX domain")
+            check_operator(node, opset)
+            for a in node.attribute:
+                if a.name in AXIS_ATTRIBUTES:
+                    bad = [v for v in ([a.i] if a.type == onnx.AttributeProto.INT else a.ints) if abs(v) > MAX_RANK]
+                    if bad:
+                        raise AuroraError(f"attribute {a.name!r} is {bad[0]}: no tensor has that many axes",
+                                          node=node.name, op=node.op_type)
+                if a.type == onnx.AttributeProto.GRAPH:
+                    walk(a.g)
+                for sub in a.graphs:
+                    walk(sub)
+
+    walk(model.graph)
+
+
+def _check_text(x, what: str) -> None:
+    if not isinstance(x, str):  # protobuf hands over a string field that is not UTF-8 as bytes
+        raise AuroraError(f"{what} is not valid UTF-8: {x!r}")
+
+
+@functools.lru_cache(maxsize=1)
+def _newest_opsets() -> dict[str, int]:
+    out: dict[str, int] = {}
+    for s in onnx.defs.get_all_schemas_with_history():
+        out[s.domain] = max(out.get(s.domain, 0), s.since_version)
+    out[""] = max(out.get("", 0), onnx.defs.onnx_opset_version())
+    return out
+
+
+def check_operator(node: onnx.NodeProto, opset: int | None) -> None:
+    """A node against its operator's schema in the model's opset (default domain) or the newest one (other
+    domains onnx knows); the converters judge operators onnx does not know."""
+    domain = "" if node.domain == "ai.onnx" else node.domain
+    if domain == "" and opset is not None and not onnx.defs.has(node.op_type, opset):
+        since = min((s.since_version for s in onnx.defs.get_all_schemas_with_history()
+                     if s.name == node.op_type and s.domain == ""), default=None)
+        if since is not None:
+            raise AuroraError(f"not an operator of opset {opset} (it arrived in opset {since})", node=node.name,
+                              op=node.op_type)
+        return  # not an onnx operator at all: "unsupported operator" from the importer
+    version = (opset or 1) if domain == "" else 1000
+    check_attribute_types(node, version)
+    check_arity(node, version)
+
+
+def check_attribute_types(node: onnx.NodeProto, opset: int) -> None:
+    """Each attribute is one the operator's schema names, with the type it gives, and none it requires is
+    missing (when onnx knows the operator)."""
+    try:
+        schema = onnx.defs.get_schema(node.op_type, opset, node.domain)
+    except Exception:  # noqa: BLE001  (unknown to onnx: the converter decides)
+        return
+    given = set()
+    for a in node.attribute:
+        spec = schema.attributes.get(a.name)
+        if spec is None:
+            raise AuroraError(f"the operator has no attribute {a.name!r} (opset {opset})", node=node.name, op=node.op_type)
+        if a.name in given:
+            raise AuroraError(f"attribute {a.name!r} is given twice", node=node.name, op=node.op_type)
+        given.add(a.name)
+        if a.type != spec.type:
+            want = onnx.AttributeProto.AttributeType.Name(spec.type)
+            got = onnx.AttributeProto.AttributeType.Name(a.type)
+            raise AuroraError(f"attribute {a.name!r} is {got}, the operator takes {want}", node=node.name, op=node.op_type)
+    for name, spec in schema.attributes.items():
+        if spec.required and name not in given:
+            raise AuroraError(f"required attribute {name!r} is missing", node=node.name, op=node.op_type)
+
+
+def check_arity(node: onnx.NodeProto, opset: int) -> None:
+    """As many inputs and outputs as the operator's schema allows (when onnx knows the operator)."""
+    try:
+        schema = onnx.defs.get_schema(node.op_type, opset, node.domain)
+    except Exception:  # noqa: BLE001  (unknown to onnx: the converter decides)
+        return
+    for what, n, lo, hi in (("inputs", len(node.input), schema.min_input, schema.max_input),
+                            ("outputs", len(node.output), schema.min_output, schema.max_output)):
+        if not lo <= n <= hi:
+            most = "" if hi == lo else (" or more" if hi > 1000 else f" to {hi}")
+            raise AuroraError(f"takes {lo}{most} {what}, it has {n}", node=node.name, op=node.op_type)
+
+
+DATA_PROP_MAX = 1 << 16  # onnx's data propagation spends time and memory per element of an integer input
+
+
+def _small_ints(model: onnx.ModelProto) -> bool:
+    """Whether every integer graph input is small enough for onnx's shape-data propagation."""
+    for vi in model.graph.input:
+        tt = vi.type.tensor_type
+        if tt.elem_type in (onnx.TensorProto.INT64, onnx.TensorProto.INT32) and \
+                any(d.dim_value > DATA_PROP_MAX for d in tt.shape.dim):
+            return False
+    return True
 
 
 def _copy(m: onnx.ModelProto) -> onnx.ModelProto:
@@ -68,20 +191,28 @@ def load_external_data(model: onnx.ModelProto, base: Path) -> None:
             continue
         info = {e.key: e.value for e in t.external_data}
         loc = info.get("location", "")
-        if not loc or os.path.isabs(loc) or loc.startswith(("/", "\\")) or ":" in loc:
+        if not loc or os.path.isabs(loc) or loc.startswith(("/", "\\")) or ":" in loc or "\0" in loc:
             raise AuroraError(f"tensor {t.name!r}: external data path {loc!r} must be relative to the model's folder")
         target = (root / loc).resolve()
         if root != target and root not in target.parents:
             raise AuroraError(f"tensor {t.name!r}: external data path {loc!r} leaves the model's folder")
         try:
+            offset = int(info.get("offset", 0))
+            n = int(info["length"]) if "length" in info else -1
+        except ValueError:
+            raise AuroraError(f"tensor {t.name!r}: external data offset or length is not a number") from None
+        if offset < 0 or n < -1:
+            raise AuroraError(f"tensor {t.name!r}: external data offset {offset} or length {n} is negative")
+        try:
             with open(target, "rb") as f:
-                f.seek(int(info.get("offset", 0)))
-                n = int(info["length"]) if "length" in info else -1
+                size = os.fstat(f.fileno()).st_size
+                if offset + max(n, 0) > size:
+                    raise AuroraError(f"tensor {t.name!r}: external data {loc!r} ({size} bytes) is shorter than offset "
+                                      f"{offset} and length {max(n, 0)}")
+                f.seek(offset)
                 raw = f.read(n)
         except OSError as e:
             raise AuroraError(f"tensor {t.name!r}: cannot read external data {loc!r}: {e.strerror or e}") from None
-        if n >= 0 and len(raw) != n:
-            raise AuroraError(f"tensor {t.name!r}: external data {loc!r} is shorter than its length {n}")
         t.raw_data = raw
         del t.external_data[:]
         t.data_location = onnx.TensorProto.DEFAULT

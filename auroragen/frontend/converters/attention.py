@@ -19,7 +19,7 @@ from ..importer import converter
 def _heads_4d(ctx, x, heads):
     """[B, S, H*D] -> [B, H, S, D]."""
     b, s, hidden = x.shape
-    if heads is None or hidden % heads:
+    if heads is None or heads <= 0 or hidden % heads:
         raise ctx.error(f"hidden size {hidden} does not split into {heads} heads (set q_num_heads/kv_num_heads)")
     return ctx.emit("transpose", ctx.emit("reshape", x, shape=(b, s, heads, hidden // heads)), perm=(0, 2, 1, 3))
 
@@ -87,6 +87,8 @@ def attention(ctx, q, k, v, attn_mask=None, past_key=None, past_value=None, nonp
     ninf = _neg_inf(ctx, dt)
     bias = None
     if attn_mask is not None:
+        if attn_mask.dtype is not DType.BOOL and attn_mask.dtype is not dt:  # an integer mask: added as scores are
+            attn_mask = ctx.emit("cast", attn_mask, to=dt.value, src=attn_mask.dtype.value)
         pad = kv_len - attn_mask.shape[-1]
         if pad > 0:
             r = attn_mask.type.rank
@@ -115,6 +117,7 @@ def attention(ctx, q, k, v, attn_mask=None, past_key=None, past_value=None, nonp
         limit = ctx.emit("where", allowed, _zero(ctx, dt), ninf)
         bias = limit if bias is None else ctx.emit("add", bias, limit)
     elif is_causal or windowed:
+        ctx.check_constant_size((q_len, kv_len), 8, "the attention mask")
         allowed = _offset_mask(q_len, kv_len, past_len, left_window_size, right_window_size, causal=bool(is_causal))
         limit = ctx.emit("where", ctx.constant(allowed), _zero(ctx, dt), _neg_inf(ctx, dt))
         bias = limit if bias is None else ctx.emit("add", bias, limit)

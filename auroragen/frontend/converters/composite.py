@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...ir.types import DType
+from ...ir import Splat
+from ...ir.types import DType, TensorType
 from ..importer import converter
 from .tensor import _axis
 
@@ -65,7 +66,7 @@ def linear_attention(ctx, q, k, v, past_state=None, decay=None, beta=None, *, ch
     if past_state is not None:
         state = past_state if past_state.dtype is f32 else ctx.emit("cast", past_state, to=f32.value, src=past_state.dtype.value)
     else:
-        state = ctx.constant(np.zeros((b, kv_num_heads, dk, dv), np.float32))
+        state = ctx.constant(Splat(0.0), TensorType(f32, (b, kv_num_heads, dk, dv)))
     sc = ctx.scalar(float(scale) if scale else 1.0 / np.sqrt(dk), f32)
     outs = []
     for i in range(t):
@@ -197,10 +198,10 @@ def col2im(ctx, x, image_shape, block_shape, *, dilations=None, pads=None, strid
 @converter("MelWeightMatrix")
 def mel_weight_matrix(ctx, num_mel_bins, dft_length, sample_rate, lower_edge_hertz, upper_edge_hertz, *, output_datatype=1):
     """Triangular filters evenly spaced on the mel scale (mel = 2595 log10(1 + f / 700)), as the spec defines them."""
-    bins = int(ctx.const(num_mel_bins).reshape(-1)[0])
-    n_fft = int(ctx.const(dft_length).reshape(-1)[0])
-    rate = int(ctx.const(sample_rate).reshape(-1)[0])
-    lo, hi = (float(ctx.const(v).reshape(-1)[0]) for v in (lower_edge_hertz, upper_edge_hertz))
+    bins = int(ctx.const_scalar(num_mel_bins))
+    n_fft = int(ctx.const_scalar(dft_length))
+    rate = int(ctx.const_scalar(sample_rate))
+    lo, hi = (float(ctx.const_scalar(v)) for v in (lower_edge_hertz, upper_edge_hertz))
 
     def mel(f):
         return 2595 * np.log1p(f / 700) / np.log(10)
@@ -228,12 +229,22 @@ def tfidf_vectorizer(ctx, x, *, max_gram_length, max_skip_count, min_gram_length
         raise ctx.error("string pools are not supported (string tensors)")
     if mode not in ("TF", "IDF", "TFIDF"):
         raise ctx.error(f"mode {mode!r} is not TF, IDF or TFIDF")
-    grams, k = [], 0
+    if not 1 <= min_gram_length <= max_gram_length <= len(ngram_counts):
+        raise ctx.error(f"gram lengths {min_gram_length}..{max_gram_length} are not within 1..{len(ngram_counts)}")
+    if not 0 <= max_skip_count <= max(x.shape[-1] if x.shape else 0, 0):
+        raise ctx.error(f"max_skip_count {max_skip_count} is not within 0..{x.shape[-1] if x.shape else 0}")
     starts = list(ngram_counts) + [len(pool_int64s)]
+    if starts != sorted(starts) or starts[0] != 0:
+        raise ctx.error("ngram_counts must start at 0 and not decrease within the pool")
+    grams, k = [], 0
     for n in range(1, len(ngram_counts) + 1):
         for at in range(starts[n - 1], starts[n], n):
+            if k >= len(ngram_indexes):
+                raise ctx.error(f"ngram_indexes has {len(ngram_indexes)} entries, fewer than the pool's grams")
             grams.append((tuple(int(v) for v in pool_int64s[at:at + n]), int(ngram_indexes[k])))
             k += 1
+    if not ngram_indexes or min(ngram_indexes) < 0 or max(ngram_indexes) >= 1 << 31:
+        raise ctx.error("ngram_indexes must be in 0..2^31")
     out_len = max(ngram_indexes) + 1
     return ctx.emit("tfidf", x, mode=mode, min_n=int(min_gram_length), max_n=int(max_gram_length), max_skip=int(max_skip_count),
                     grams=tuple(grams), weights=tuple(float(w) for w in weights) if weights else (), out_len=int(out_len))

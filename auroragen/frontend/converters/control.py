@@ -20,7 +20,7 @@ MAX_UNROLL = 4096
 @converter("If")
 def if_(ctx, cond, *, then_branch, else_branch):
     if ctx.is_const(cond):
-        return ctx.subgraph(then_branch if bool(ctx.const(cond).reshape(-1)[0]) else else_branch, {})
+        return ctx.subgraph(then_branch if bool(ctx.const_scalar(cond)) else else_branch, {})
     if cond.type.numel != 1:
         raise ctx.error(f"the condition has shape {list(cond.shape)}; it must hold one element")
     name = (ctx.node_name, ctx.op_type)
@@ -82,8 +82,8 @@ def _stack(ctx, parts, axis, what):
 @converter("Loop")
 def loop(ctx, trip=None, cond=None, *state, body):
     n_state = len(state)
-    limit = int(ctx.const(trip, "M").reshape(-1)[0]) if trip is not None else None
-    going = bool(ctx.const(cond, "cond").reshape(-1)[0]) if cond is not None else True
+    limit = int(ctx.const_scalar(trip, "M")) if trip is not None else None
+    going = bool(ctx.const_scalar(cond, "cond")) if cond is not None else True
     names = [i.name for i in body.input]
     scans: list[list] = []
     state = list(state)
@@ -96,7 +96,7 @@ def loop(ctx, trip=None, cond=None, *state, body):
         outs = ctx.subgraph(body, bind)
         if not ctx.is_const(outs[0]):
             raise ctx.error("the loop condition is computed at run time (only static trip counts compile)")
-        going = bool(ctx.const(outs[0]).reshape(-1)[0])
+        going = bool(ctx.const_scalar(outs[0]))
         state = outs[1:1 + n_state]
         extra = outs[1 + n_state:]
         scans = scans or [[] for _ in extra]

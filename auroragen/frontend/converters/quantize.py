@@ -116,6 +116,8 @@ def conv_integer(ctx, x, w, x_zero_point=None, w_zero_point=None, *, auto_pad="N
     """The integer convolution, computed exactly in float (|values| stay below 2^24) and cast to int32."""
     from .nn import conv
 
+    if x.type.rank < 3 or w.type.rank != x.type.rank:
+        raise ctx.error(f"input of rank {x.type.rank} and weights of rank {w.type.rank}: both must be [N, C, ...] alike")
     xs = _to_float(ctx, _int32_minus(ctx, x, x_zero_point))
     wz = (w.shape[0],) + (1,) * (w.type.rank - 1)
     ws = _to_float(ctx, _int32_minus(ctx, w, w_zero_point, wz))

@@ -63,7 +63,7 @@ def hardmax(ctx, x, *, axis=None):
 
 @converter("TopK")
 def topk(ctx, x, k=None, *, axis=-1, largest=1, sorted=1, **legacy):
-    kk = int(ctx.const(k, "k").reshape(-1)[0]) if k is not None else int(legacy["k"])
+    kk = int(ctx.const_scalar(k, "k")) if k is not None else int(legacy["k"])
     ax = _axis(ctx, axis, x.type.rank)
     if not 0 <= kk <= x.shape[ax]:
         raise ctx.error(f"k={kk} is out of range for axis {ax} of size {x.shape[ax]}")

@@ -9,7 +9,7 @@ from ..importer import converter
 
 
 def _window(ctx, size, output_datatype, periodic, fn):
-    n = int(ctx.const(size, "size").reshape(-1)[0])
+    n = int(ctx.const_scalar(size, "size"))
     den = n if periodic else n - 1
     i = np.arange(n, dtype=np.float64)
     return ctx.constant(fn(i, den).astype(DType.from_onnx(output_datatype).np))
@@ -143,14 +143,14 @@ def _complex(ctx, yr, yi):
 def dft(ctx, x, dft_length=None, axis_in=None, *, axis=None, inverse=0, onesided=0):
     r = x.type.rank
     if axis_in is not None:
-        ax = int(ctx.const(axis_in, "axis").reshape(-1)[0])
+        ax = int(ctx.const_scalar(axis_in, "axis"))
     else:
         ax = axis if axis is not None else (1 if ctx.opset < 20 else -2)
     ax %= r
     if ax == r - 1:
         raise ctx.error("the DFT axis cannot be the last (real/imaginary) axis")
     n = x.shape[ax]
-    length = int(ctx.const(dft_length, "dft_length").reshape(-1)[0]) if dft_length is not None else (
+    length = int(ctx.const_scalar(dft_length, "dft_length")) if dft_length is not None else (
         2 * (n - 1) if inverse and onesided else n)
     xr, xi = _parts(ctx, x)
     yr, yi = _dft(ctx, xr, xi, ax, length, bool(inverse), bool(onesided))
@@ -161,8 +161,8 @@ def dft(ctx, x, dft_length=None, axis_in=None, *, axis=None, inverse=0, onesided
 
 @converter("STFT")
 def stft(ctx, signal, frame_step, window=None, frame_length=None, *, onesided=1):
-    step = int(ctx.const(frame_step, "frame_step").reshape(-1)[0])
-    length = int(ctx.const(frame_length, "frame_length").reshape(-1)[0]) if frame_length is not None else window.shape[0]
+    step = int(ctx.const_scalar(frame_step, "frame_step"))
+    length = int(ctx.const_scalar(frame_length, "frame_length")) if frame_length is not None else window.shape[0]
     total = signal.shape[1]
     frames = 1 + (total - length) // step
     idx = ctx.constant((np.arange(frames).reshape(-1, 1) * step + np.arange(length).reshape(1, -1)).astype(np.int64))

@@ -105,6 +105,10 @@ def concat(ctx, *xs, axis=None):
         if ctx.opset >= 4:
             raise ctx.error("axis is missing")
         axis = 1
+    if not xs:
+        raise ctx.error("no inputs")
+    if any(x.type.rank != xs[0].type.rank for x in xs):
+        raise ctx.error(f"inputs of ranks {[x.type.rank for x in xs]}: all must have the same")
     ax = _axis(ctx, axis, xs[0].type.rank)
     parts = [x for x in xs if x.shape[ax] != 0] or list(xs[:1])
     if len(parts) == 1:
@@ -114,9 +118,13 @@ def concat(ctx, *xs, axis=None):
 
 @converter("Split")
 def split(ctx, x, split_in=None, *, axis=0, split=None, num_outputs=None):
+    if x.type.rank == 0:
+        raise ctx.error("cannot split a scalar")
     ax = _axis(ctx, axis, x.type.rank)
     sizes = _ints_or_attr(ctx, split_in, split, "split")
     n = x.shape[ax]
+    if num_outputs is not None and num_outputs != ctx.n_outputs:
+        raise ctx.error(f"num_outputs is {num_outputs} but the node has {ctx.n_outputs} outputs")
     if sizes is None:
         k = num_outputs or ctx.n_outputs
         if num_outputs is not None:  # Split-18: chunks of ceil(n/k), the last one smaller
@@ -186,6 +194,8 @@ def pad(ctx, x, pads_in=None, value_in=None, axes_in=None, *, mode="constant", p
         raise ctx.error("pads is missing")
     if axes_in is not None:
         axes = [_axis(ctx, a, r) for a in ctx.ints(axes_in, "axes")]
+        if len(p) != 2 * len(axes):
+            raise ctx.error(f"pads has {len(p)} entries for {len(axes)} axes, expected {2 * len(axes)}")
         full = [0] * (2 * r)
         for k, a in enumerate(axes):
             full[a], full[a + r] = p[k], p[k + len(axes)]
@@ -333,7 +343,7 @@ def cumsum(ctx, x, axis, *, exclusive=0, reverse=0):
 
 @converter("OneHot")
 def one_hot(ctx, idx, depth, values, *, axis=-1):
-    d = int(ctx.const(depth, "depth").reshape(-1)[0])
+    d = int(ctx.const_scalar(depth, "depth"))
     if d < 0:
         raise ctx.error(f"depth {d} is negative")
     ax = _axis(ctx, axis, idx.type.rank + 1)
@@ -394,6 +404,7 @@ def eye_like(ctx, x, *, dtype=None, k=0):
     dt = DType(dtype) if dtype is not None else x.dtype
     if x.type.rank != 2:
         raise ctx.error("input must be 2-D")
+    ctx.check_constant_size(x.shape, dt.np.itemsize)
     return ctx.constant(np.eye(x.shape[0], x.shape[1], k, dtype=dt.np))
 
 
