@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 PYTEST_ARGS ?= -n 2
 
-.PHONY: demo test conformance bench lint clean
+.PHONY: demo test test-sanitize conformance bench fuzz lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,13 @@ demo: $(STAMP)
 test: $(TEST_STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# every node test on generic and avx2 (where the CPU runs it) and the model tests, through OUT's runner
+# built with -fsanitize=address,undefined: any report fails the case (tests/cross.py)
+test-sanitize: $(TEST_STAMP)
+	AURORA_CONFORMANCE_TARGETS=generic+asan,avx2+asan AURORA_CONFORMANCE_OPT=2 \
+	  $(PY) -m pytest $(PYTEST_ARGS) tests/test_conformance.py
+	AURORA_SANITIZE=1 $(PY) -m pytest $(PYTEST_ARGS) tests/test_models.py tests/test_memory.py tests/test_lower.py
+
 # the ONNX node tests: a table per op and overall, and conformance.csv
 conformance: $(TEST_STAMP)
 	$(PY) tests/conformance.py --target $(or $(TARGET),generic) --jobs 2 --csv conformance.csv
@@ -37,8 +44,12 @@ conformance: $(TEST_STAMP)
 bench: $(TEST_STAMP)
 	$(PY) benchmarks/bench.py --targets $(or $(TARGETS),generic,avx2) --threads $(or $(THREADS),1,2)
 
+# mutated models through the compiler for MINUTES (default 10); crashes land in fuzz-crashes/
+fuzz: $(TEST_STAMP)
+	$(PY) tests/fuzz.py --minutes $(or $(MINUTES),10) --build 50
+
 lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check auroragen tests examples benchmarks
 
 clean:
-	rm -rf out build *.egg-info tests/.cache conformance.csv
+	rm -rf out build *.egg-info tests/.cache conformance.csv fuzz-crashes

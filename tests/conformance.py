@@ -214,7 +214,8 @@ def build(model, feeds: dict[str, np.ndarray], target: str, prefix: str = "c", o
         out = Path(tmp) / "out"
         while True:
             try:
-                res = auroragen.compile(model, target=target, out_dir=out, name=prefix, bind=bind, opt_level=opt,
+                res = auroragen.compile(model, target=cross.compile_target(target) if emulated else target, out_dir=out,
+                                        name=prefix, bind=bind, opt_level=opt,
                                         input_shapes=_symbolic_input_shapes(model, feeds))
                 break
             except NeedsConstant as e:

@@ -1,15 +1,20 @@
-"""Targets whose code this machine runs under emulation: build OUT's runner with the target's cross
-compiler, run it under QEMU, exchange raw tensors through files (the runner of ../shared/ABI.md).
+"""Targets run through OUT's runner (the program of ../shared/ABI.md), exchanging raw tensors through
+files: cross targets built with their cross compiler and run under QEMU, and host targets built with
+AddressSanitizer and UndefinedBehaviorSanitizer.
 
-    neon:     aarch64-linux-gnu-gcc, statically linked, run by qemu-aarch64 (Debian: gcc-aarch64-linux-gnu,
-              qemu-user)
-    cortex-m: arm-none-eabi-gcc with newlib's semihosting (make qemu), run bare metal by qemu-system-arm's
-              mps2-an386 (Debian: gcc-arm-none-eabi, libnewlib-arm-none-eabi, qemu-system-arm)
+    neon:         aarch64-linux-gnu-gcc, statically linked, run by qemu-aarch64 (Debian: gcc-aarch64-linux-gnu,
+                  qemu-user)
+    cortex-m:     arm-none-eabi-gcc with newlib's semihosting (make qemu), run bare metal by qemu-system-arm's
+                  mps2-an386 (Debian: gcc-arm-none-eabi, libnewlib-arm-none-eabi, qemu-system-arm)
+    generic+asan, avx2+asan:
+                  the host target's code and runner built with -fsanitize=address,undefined (any report
+                  fails the run: -fno-sanitize-recover=all, leaks included)
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -20,6 +25,7 @@ import numpy as np
 from auroragen.ir.narrow import encoded_type, to_bits
 from auroragen.ir.types import DType
 
+SANITIZE_FLAGS = "-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g"
 CROSS = {
     "neon": dict(cc="aarch64-linux-gnu-gcc", ar="aarch64-linux-gnu-ar", emulator=["qemu-aarch64"],
                  packages="gcc-aarch64-linux-gnu qemu-user", make=["LDFLAGS=-static", "{P}_runner"],
@@ -27,20 +33,52 @@ CROSS = {
     "cortex-m": dict(cc="arm-none-eabi-gcc", ar="arm-none-eabi-ar", emulator=["qemu-system-arm"],
                      packages="gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm", make=["qemu"],
                      runner="{P}_runner.elf"),
+    **{f"{t}+asan": dict(cc="cc", ar="ar", emulator=[], packages="gcc (with libasan and libubsan)", target=t,
+                         cflags=SANITIZE_FLAGS, make=[f"LDFLAGS={SANITIZE_FLAGS}", "{P}_runner"], runner="{P}_runner")
+       for t in ("generic", "avx2")},
 }
+SANITIZER_ENV = {"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:exitcode=86",
+                 "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1"}
+
+
+def compile_target(target: str) -> str:
+    """The auroragen target a runner target compiles for."""
+    return CROSS[target].get("target", target)
 
 
 def missing(target: str) -> str | None:
     """Why the target's code cannot be built and run here (None: it can)."""
     c = CROSS[target]
-    absent = [tool for tool in (c["cc"], c["ar"], c["emulator"][0]) if not shutil.which(tool)]
+    absent = [tool for tool in (c["cc"], c["ar"], *c["emulator"][:1]) if not shutil.which(tool)]
     if absent:
         return f"{target} needs {', '.join(absent)} (Debian packages {c['packages']})"
+    if "cflags" in c:
+        from helpers import host_targets
+
+        if c["target"] not in host_targets():
+            return f"this CPU does not run {c['target']} code"
+        return _sanitizers_missing(c["cc"], c["cflags"])
     if target == "cortex-m":
         probe = subprocess.run([c["cc"], "-print-file-name=librdimon.a"], capture_output=True, text=True)
         if probe.returncode or "/" not in probe.stdout:
             return "cortex-m needs newlib's semihosting library (Debian package libnewlib-arm-none-eabi)"
     return None
+
+
+_PROBED: dict[tuple[str, str], str | None] = {}
+
+
+def _sanitizers_missing(cc: str, flags: str) -> str | None:
+    if (cc, flags) not in _PROBED:
+        with tempfile.TemporaryDirectory() as tmp:
+            src = Path(tmp) / "probe.c"
+            src.write_text("int main(void) { return 0; }\n")
+            r = subprocess.run([cc, *flags.split(), str(src), "-o", str(Path(tmp) / "probe")], capture_output=True, text=True)
+            if r.returncode == 0:
+                r = subprocess.run([str(Path(tmp) / "probe")], capture_output=True, text=True, env={**os.environ, **SANITIZER_ENV})
+        _PROBED[cc, flags] = None if r.returncode == 0 else \
+            f"{cc} cannot build and run with {flags}: {(r.stderr or r.stdout).strip()[-300:]}"
+    return _PROBED[cc, flags]
 
 
 def run_command(target: str, runner: Path, args: list[str]) -> list[str]:
@@ -79,7 +117,8 @@ class CrossModel:
         if build:
             c = CROSS[target]
             r = subprocess.run(["make", "-s", "-C", str(self.out_dir), f"CC={c['cc']}", f"AR={c['ar']}",
-                                f"CFLAGS={cflags}", *(a.format(P=prefix) for a in c["make"])], capture_output=True, text=True)
+                                f"CFLAGS={cflags} {c.get('cflags', '')}", *(a.format(P=prefix) for a in c["make"])],
+                               capture_output=True, text=True)
             if r.returncode:
                 raise RuntimeError(f"cross build failed: {(r.stderr or r.stdout)[-2000:]}")
 
@@ -96,7 +135,7 @@ class CrossModel:
             outs = [str(Path(tmp) / f"out{j}.bin") for j in range(len(self.outputs))]
             runner = self.out_dir / CROSS[self.target]["runner"].format(P=self.prefix)
             r = subprocess.run(run_command(self.target, runner, [*ins, "-o", *outs]), capture_output=True, text=True,
-                               timeout=600, stdin=subprocess.DEVNULL)
+                               timeout=600, stdin=subprocess.DEVNULL, env={**os.environ, **SANITIZER_ENV})
             if r.returncode:
-                raise RuntimeError(f"runner failed ({r.returncode}): {r.stderr.strip()[-500:]}")
+                raise RuntimeError(f"runner failed ({r.returncode}): {r.stderr.strip()[-1500:]}")
             return [np.fromfile(p, dtype=dt.np).reshape(shape) for p, (dt, shape) in zip(outs, self.outputs)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -61,10 +62,22 @@ def ort_reference(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> list[
     return sess.run(None, feeds)
 
 
+SANITIZE = os.environ.get("AURORA_SANITIZE") == "1"  # make test-sanitize: run through the sanitized runner
+
+
 def compile_and_run(model, feeds: dict[str, np.ndarray], out_dir: Path, target: str = "generic", **kw) -> list[np.ndarray]:
+    """Compile for a host target and run through the ABI (with AURORA_SANITIZE=1: through OUT's runner built
+    with AddressSanitizer and UndefinedBehaviorSanitizer, see tests/cross.py)."""
     if out_dir.exists():
         shutil.rmtree(out_dir)
-    auroragen.compile(model, target=target, out_dir=out_dir, **kw)
+    res = auroragen.compile(model, target=target, out_dir=out_dir, **kw)
+    if SANITIZE:
+        import cross
+
+        cross.write_io(out_dir, res)
+        prefix = kw.get("name", "model")
+        m = cross.CrossModel(out_dir, f"{target}+asan", prefix, cflags=STRICT[0].split("=", 1)[1])
+        return m(*(feeds[v.name] for v in res.graph.inputs))
     m = auroragen.load(out_dir, make_args=STRICT)
     return m(**feeds)
 

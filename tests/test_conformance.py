@@ -5,7 +5,8 @@ level (AURORA_CONFORMANCE_OPT, default 0,2: the results must not depend on it). 
 default generic runs at every level and, on a CPU with AVX2 and FMA, avx2 at -O2 too
 (its own kernels must give the same results); where the cross tools are installed, neon
 under qemu-aarch64 (the cases of VECTOR_OPS) and cortex-m bare metal under qemu-system-arm
-(the cases of MCU_OPS) run through the runner (tests/cross.py). Naming the targets in
+(the cases of MCU_OPS) run through the runner (tests/cross.py), and generic built with
+AddressSanitizer and UndefinedBehaviorSanitizer (the cases of SANITIZE_OPS). Naming the targets in
 AURORA_CONFORMANCE_TARGETS runs every case on them.
 A case in tests/conformance_xfail.txt must fail (strict xfail): one that starts
 passing fails the run until its line is removed.
@@ -44,7 +45,16 @@ MCU_OPS = {
 VECTOR_OPS = MCU_OPS | {"ArgMax", "Attention", "Elu", "GroupNormalization", "InstanceNormalization", "Mish",
                         "Reciprocal", "ReduceLogSumExp", "ReduceSum", "Selu", "Softplus", "Swish"}
 
+# The operators whose kernels index the most (windows, gathers, scatters, strides, recurrences, blocked
+# GEMM edges): make test runs their cases under AddressSanitizer and UndefinedBehaviorSanitizer on
+# generic; make test-sanitize runs every case on generic and avx2.
+SANITIZE_OPS = {"AveragePool", "Conv", "ConvTranspose", "Gather", "GatherElements", "GatherND", "Gemm", "LSTM",
+                "MatMul", "MaxPool", "Pad", "Resize", "ScatterElements", "ScatterND", "Slice", "TopK"}
+
 if "AURORA_CONFORMANCE_TARGETS" not in os.environ:
+    if cross.missing("generic+asan") is None:
+        RUNS.append(("generic+asan", 2))
+        SUBSET["generic+asan"] = SANITIZE_OPS
     if "avx2" in host_targets():
         RUNS.append(("avx2", 2))
     if cross.missing("neon") is None:  # AArch64 under qemu-aarch64, through the runner
@@ -67,6 +77,9 @@ def test_every_expected_failure_names_a_real_case():
 
 @pytest.mark.parametrize("name,target,opt", PARAMS, ids=[f"{n}-{t}-O{o}" for n, t, o in PARAMS])
 def test_node(name, target, opt, request):
+    why = cross.missing(target) if target in cross.CROSS else None
+    if why:
+        pytest.skip(why)
     reason = conformance.expected_failure(name, XFAIL)
     if reason:
         request.node.add_marker(pytest.mark.xfail(strict=True, reason=reason))

@@ -3,9 +3,13 @@ naming the node (or tensor) and the problem, a non-zero exit, no traceback, and 
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import onnx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
 from test_cli import assert_clean_error, run_cli
 
@@ -85,6 +89,77 @@ def conv_channel_mismatch():
                   [_vi("y", [1, 4, 6, 6])], [w])
 
 
+# -- found by tests/fuzz.py (each crashed the compiler, hung it, or killed its process) ---------------
+
+def unknown_attribute_named_like_an_input():
+    return _model([helper.make_node("Relu", ["x"], ["y"], name="r", x=3)], [_vi("x", [2])], [_vi("y", [2])])
+
+
+def missing_required_attribute():
+    return _model([helper.make_node("Einsum", ["x"], ["y"], name="ein")], [_vi("x", [2, 2])], [_vi("y", [2])])
+
+
+def operator_not_in_opset():
+    return _model([helper.make_node("Einsum", ["x"], ["y"], name="early", equation="ii->i")], [_vi("x", [2, 2])],
+                  [_vi("y", [2])], opset=11)
+
+
+def opset_from_the_future():
+    return _model([helper.make_node("Relu", ["x"], ["y"], name="r")], [_vi("x", [2])], [_vi("y", [2])], opset=999)
+
+
+def required_input_left_empty():
+    return _model([helper.make_node("Add", ["x", ""], ["y"], name="half_add")], [_vi("x", [2])], [_vi("y", [2])])
+
+
+def too_few_inputs():  # onnx's shape inference looped on this Range
+    limit = numpy_helper.from_array(np.array(5, np.int64), "limit")
+    return _model([helper.make_node("Range", ["s", "limit"], ["y"], name="short_range")], [_vi("s", [], TensorProto.INT64)],
+                  [_vi("y", None, TensorProto.INT64)], [limit])
+
+
+def input_type_not_taken():
+    return _model([helper.make_node("Sigmoid", ["x"], ["y"], name="int_sigmoid")], [_vi("x", [2], TensorProto.INT32)],
+                  [_vi("y", [2], TensorProto.INT32)])
+
+
+def mixed_input_types():
+    return _model([helper.make_node("Add", ["x", "z"], ["y"], name="mixed")], [_vi("x", [2]), _vi("z", [2], TensorProto.DOUBLE)],
+                  [_vi("y", [2])])
+
+
+def axis_beyond_any_rank():  # onnx's shape inference segfaulted on this GatherND
+    return _model([helper.make_node("GatherND", ["x", "i"], ["y"], name="gnd", batch_dims=-100)],
+                  [_vi("x", [2, 2, 2], TensorProto.INT32), _vi("i", [2, 1], TensorProto.INT64)], [_vi("y", None, TensorProto.INT32)])
+
+
+def huge_integer_input():  # onnx's shape-data propagation allocated per element of `ends`
+    return _model([helper.make_node("Slice", ["x", "starts", "ends"], ["y"], name="sl")],
+                  [_vi("x", [4]), _vi("starts", [1], TensorProto.INT64), _vi("ends", [1 << 31], TensorProto.INT64)],
+                  [_vi("y", None)])
+
+
+def huge_built_constant():
+    return _model([helper.make_node("EyeLike", ["x"], ["y"], name="eye")], [_vi("x", [4, 1 << 31])], [_vi("y", None)])
+
+
+def concat_of_mixed_ranks():
+    return _model([helper.make_node("Concat", ["x", "z"], ["y"], name="cat", axis=0)], [_vi("x", [2, 2]), _vi("z", [2])],
+                  [_vi("y", None)])
+
+
+def split_count_mismatch():
+    return _model([helper.make_node("Split", ["x"], ["a", "b"], name="sp", axis=0, num_outputs=1 << 40)],
+                  [_vi("x", [4])], [_vi("a", None), _vi("b", None)], opset=18)
+
+
+def external_path_with_nul():
+    t = onnx.TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[2], data_location=TensorProto.EXTERNAL)
+    e = t.external_data.add()
+    e.key, e.value = "location", "w\0.bin"
+    return _model([helper.make_node("Add", ["x", "w"], ["y"], name="a")], [_vi("x", [2])], [_vi("y", [2])], [t])
+
+
 CASES = {
     "cycle": (cycle, ["cycle"]),
     "dangling input": (dangling_input, ["adder", "nowhere"]),
@@ -99,6 +174,20 @@ CASES = {
     "missing graph output": (missing_output, ["never_made"]),
     "initializer with too few values": (bad_initializer_size, ["'w'"]),
     "conv channel mismatch": (conv_channel_mismatch, ["conv_bad"]),
+    "unknown attribute named like an input": (unknown_attribute_named_like_an_input, ["'r'", "attribute 'x'"]),
+    "missing required attribute": (missing_required_attribute, ["ein", "'equation'", "missing"]),
+    "operator not in the opset": (operator_not_in_opset, ["early", "opset 11", "opset 12"]),
+    "opset from the future": (opset_from_the_future, ["opset 999"]),
+    "required input left empty": (required_input_left_empty, ["half_add", "input 1", "required"]),
+    "too few inputs": (too_few_inputs, ["short_range", "3 inputs", "has 2"]),
+    "input type not taken": (input_type_not_taken, ["int_sigmoid", "tensor(int32)"]),
+    "mixed input types": (mixed_input_types, ["mixed", "tensor(double)", "tensor(float)"]),
+    "axis beyond any rank": (axis_beyond_any_rank, ["gnd", "batch_dims", "-100"]),
+    "huge integer input": (huge_integer_input, ["sl", "compile time"]),
+    "huge built constant": (huge_built_constant, ["eye", "GiB"]),
+    "concat of mixed ranks": (concat_of_mixed_ranks, ["cat", "ranks"]),
+    "split count mismatch": (split_count_mismatch, ["sp", "num_outputs"]),
+    "external path with NUL": (external_path_with_nul, ["'w'", "relative"]),
 }
 
 
@@ -112,3 +201,42 @@ def test_invalid_model_is_refused_cleanly(case, tmp_path):
     assert_clean_error(r, *needles)
     assert not out.exists(), "a failed compile left OUT behind"
     assert [p.name for p in tmp_path.iterdir()] == ["bad.onnx"], "a temporary folder was left behind"
+
+
+def test_a_name_that_is_not_utf8_is_refused(tmp_path):
+    m = _model([helper.make_node("Relu", ["x"], ["QQQQ"], name="r")], [_vi("x", [2])], [_vi("QQQQ", [2])])
+    path = tmp_path / "bad.onnx"
+    path.write_bytes(m.SerializeToString().replace(b"QQQQ", b"Q\xffQQ"))
+    r = run_cli(path, "-o", tmp_path / "out")
+    assert_clean_error(r, "not valid UTF-8")
+
+
+def test_an_integer_attention_mask_is_added_as_scores(tmp_path):
+    """Valid but unusual (the fuzzer's find): Attention's mask may be any numeric type; it is cast to the
+    scores' type and added, as onnx.reference does."""
+    from helpers import assert_close, compile_and_run, reference
+
+    rng = np.random.default_rng(0)
+    q, k, v = (rng.standard_normal((1, 2, 3, 4)).astype(np.float32) for _ in range(3))
+    mask = numpy_helper.from_array(np.array([[0, -2, 1], [3, 0, -1], [0, 0, 0]], np.int64), "mask")
+    m = _model([helper.make_node("Attention", ["q", "k", "v", "mask"], ["y"], name="att")],
+               [_vi("q", [1, 2, 3, 4]), _vi("k", [1, 2, 3, 4]), _vi("v", [1, 2, 3, 4])], [_vi("y", [1, 2, 3, 4])], [mask],
+               opset=23)
+    feeds = {"q": q, "k": k, "v": v}
+    assert_close(compile_and_run(m, feeds, tmp_path / "out"), reference(m, feeds))
+
+
+@settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "400")), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(rng=st.randoms(use_true_random=False))
+def test_fuzz(rng, tmp_path_factory):
+    """tests/fuzz.py's mutations driven by hypothesis (which shrinks a failure to fewer, simpler mutations):
+    the compiler accepts each mutated model or refuses it with one clean line. `make fuzz` runs the same
+    mutations for minutes in a worker process."""
+    import fuzz
+
+    seeds = fuzz.seed_models()
+    seed = seeds[rng.randrange(len(seeds))]
+    source = fuzz.mutate(onnx.load(str(seed), load_external_data=False), rng)
+    problem = fuzz.run_case(source, tmp_path_factory.mktemp("fuzz"))
+    assert problem is None, f"seed {seed.name}: {problem}"

@@ -93,6 +93,10 @@ class Context:
             dt = dt or DType.from_numpy(value.dtype)
             value = np.ascontiguousarray(value).reshape(value.shape).view(np.ndarray)  # keeps 0-d arrays 0-d
             t = TensorType(dt, value.shape)
+        try:
+            check_size(t, "constant")
+        except AuroraError as e:
+            raise self.error(str(e)) from None
         v = Value(t)
         self.nodes.append(Node("constant", (), (v,), {"value": value}, self.node_name))
         self.consts[v] = value
@@ -428,6 +432,9 @@ def _convert(ctx: Context, node: onnx.NodeProto, env, used, inferred) -> None:
         raise ctx.error(str(e).splitlines()[0] if str(e) else "invalid value") from None
     except MemoryError:
         raise ctx.error("ran out of memory building its compile-time values") from None
+    except IndexError:  # a converter reading an axis its input does not have
+        shapes = ", ".join("none" if v is None else str(list(v.shape)) for v in ins)
+        raise ctx.error(f"the operator cannot take inputs of these shapes: {shapes}") from None
     outs = list(result) if isinstance(result, (list, tuple)) else [result]
     for k, name in enumerate(node.output):
         if name == "":

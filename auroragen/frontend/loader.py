@@ -54,7 +54,9 @@ def check_nodes(model: onnx.ModelProto) -> None:
                               f"this onnx package knows 1 to {newest}")
     opset = versions.get("")
 
-    def walk(g: onnx.GraphProto) -> None:
+    def walk(g: onnx.GraphProto, outer: frozenset = frozenset()) -> None:
+        known = outer | {v.name for v in g.input} | {t.name for t in g.initializer} | \
+            {t.values.name for t in g.sparse_initializer} | {o for n in g.node for o in n.output}
         for x in [*(v.name for v in (*g.input, *g.output, *g.value_info, *g.initializer)),
                   *(v.values.name for v in g.sparse_initializer)]:
             _check_text(x, "a tensor name")
@@ -64,6 +66,9 @@ def check_nodes(model: onnx.ModelProto) -> None:
             if node.domain in ("", "ai.onnx") and opset is None:
                 raise AuroraError("the model imports no version of the default ONNX domain")
             check_operator(node, opset)
+            undefined = [x for x in node.input if x and x not in known]
+            if undefined:
+                raise AuroraError(f"input {undefined[0]!r} is not defined in the graph", node=node.name, op=node.op_type)
             for a in node.attribute:
                 if a.name in AXIS_ATTRIBUTES:
                     bad = [v for v in ([a.i] if a.type == onnx.AttributeProto.INT else a.ints) if abs(v) > MAX_RANK]
@@ -71,9 +76,9 @@ def check_nodes(model: onnx.ModelProto) -> None:
                         raise AuroraError(f"attribute {a.name!r} is {bad[0]}: no tensor has that many axes",
                                           node=node.name, op=node.op_type)
                 if a.type == onnx.AttributeProto.GRAPH:
-                    walk(a.g)
+                    walk(a.g, known)
                 for sub in a.graphs:
-                    walk(sub)
+                    walk(sub, known)
 
     walk(model.graph)
 
@@ -133,7 +138,8 @@ def check_attribute_types(node: onnx.NodeProto, opset: int) -> None:
 
 
 def check_arity(node: onnx.NodeProto, opset: int) -> None:
-    """As many inputs and outputs as the operator's schema allows (when onnx knows the operator)."""
+    """As many inputs and outputs as the operator's schema allows, none of the required inputs empty (when
+    onnx knows the operator)."""
     try:
         schema = onnx.defs.get_schema(node.op_type, opset, node.domain)
     except Exception:  # noqa: BLE001  (unknown to onnx: the converter decides)
@@ -143,6 +149,11 @@ def check_arity(node: onnx.NodeProto, opset: int) -> None:
         if not lo <= n <= hi:
             most = "" if hi == lo else (" or more" if hi > 1000 else f" to {hi}")
             raise AuroraError(f"takes {lo}{most} {what}, it has {n}", node=node.name, op=node.op_type)
+    Single = onnx.defs.OpSchema.FormalParameterOption.Single
+    for k, x in enumerate(node.input):
+        if not x and schema.inputs and schema.inputs[min(k, len(schema.inputs) - 1)].option == Single:
+            raise AuroraError(f"input {k} ({schema.inputs[min(k, len(schema.inputs) - 1)].name}) is required but empty",
+                              node=node.name, op=node.op_type)
 
 
 DATA_PROP_MAX = 1 << 16  # onnx's data propagation spends time and memory per element of an integer input

@@ -14,6 +14,9 @@ def _convert(ctx, kind, x, w, r, b, seq_lens, h0, c0, p, *, activation_alpha, ac
     if direction not in ("forward", "reverse", "bidirectional"):
         raise ctx.error(f"direction {direction!r} is not forward, reverse or bidirectional")
     dirs = 2 if direction == "bidirectional" else 1
+    for name, v in (("X", x), ("W", w), ("R", r)):
+        if v.type.rank != 3:
+            raise ctx.error(f"{name} has shape {list(v.shape)}; it must have 3 axes")
     n = N_ACT[kind]
     names = list(activations) if activations else list(ACT_DEFAULTS[kind]) * dirs
     if len(names) != n * dirs:
