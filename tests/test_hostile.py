@@ -160,6 +160,19 @@ def external_path_with_nul():
     return _model([helper.make_node("Add", ["x", "w"], ["y"], name="a")], [_vi("x", [2])], [_vi("y", [2])], [t])
 
 
+def conv_group_zero():
+    w = numpy_helper.from_array(np.ones((4, 3, 3, 3), np.float32), "w")
+    return _model([helper.make_node("Conv", ["x", "w"], ["y"], name="conv0", group=0)], [_vi("x", [1, 3, 8, 8])],
+                  [_vi("y", None)], [w])
+
+
+def scan_over_a_scalar():
+    body = helper.make_graph([helper.make_node("Add", ["s", "n"], ["o"]), helper.make_node("Identity", ["o"], ["e"])],
+                             "body", [_vi("s", []), _vi("n", [])], [_vi("o", []), _vi("e", [])])
+    return _model([helper.make_node("Scan", ["init", "x"], ["y", "z"], name="scan0", num_scan_inputs=1, body=body)],
+                  [_vi("init", []), _vi("x", [])], [_vi("y", []), _vi("z", None)])
+
+
 CASES = {
     "cycle": (cycle, ["cycle"]),
     "dangling input": (dangling_input, ["adder", "nowhere"]),
@@ -188,6 +201,8 @@ CASES = {
     "concat of mixed ranks": (concat_of_mixed_ranks, ["cat", "ranks"]),
     "split count mismatch": (split_count_mismatch, ["sp", "num_outputs"]),
     "external path with NUL": (external_path_with_nul, ["'w'", "relative"]),
+    "conv with group 0": (conv_group_zero, ["conv0", "group 0"]),
+    "scan over a scalar": (scan_over_a_scalar, ["scan0", "shapes"]),
 }
 
 
@@ -240,3 +255,46 @@ def test_fuzz(rng, tmp_path_factory):
     source = fuzz.mutate(onnx.load(str(seed), load_external_data=False), rng)
     problem = fuzz.run_case(source, tmp_path_factory.mktemp("fuzz"))
     assert problem is None, f"seed {seed.name}: {problem}"
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int32, np.int64, np.uint32])
+def test_integer_division_by_zero_and_minus_one_is_defined(tmp_path, dtype):
+    """Integer Div and Mod by zero give 0 (as numpy does) and by -1 wrap around: each is undefined behaviour in
+    C done naively, and inputs decide the divisors. Also run through the sanitized runner when it is available."""
+    import cross
+    from helpers import compile_and_run
+
+    info = np.iinfo(dtype)
+    signed = info.min < 0
+    a = np.array([7, info.min if signed else 7, info.max, 5, 9], dtype)
+    b = np.array([0, -1 if signed else 0, 0, 2, 3], dtype)
+    m = _model([helper.make_node("Div", ["a", "b"], ["q"], name="div"),
+                helper.make_node("Mod", ["a", "b"], ["r"], name="mod"),
+                helper.make_node("Mod", ["a", "b"], ["f"], name="fmod", fmod=1)],
+               [_vi(n, [5], helper.np_dtype_to_tensor_dtype(np.dtype(dtype))) for n in "ab"],
+               [_vi(n, [5], helper.np_dtype_to_tensor_dtype(np.dtype(dtype))) for n in "qrf"])
+    q = np.array([0, info.min if signed else 0, 0, 2, 3], dtype)
+    r = np.array([0, 0, 0, 1, 0], dtype)
+    got = compile_and_run(m, {"a": a, "b": b}, tmp_path / "out")
+    for g, w in zip(got, [q, r, r]):
+        np.testing.assert_array_equal(g, w)
+    if cross.missing("generic+asan") is None:
+        res_dir = tmp_path / "asan"
+        import auroragen
+
+        res = auroragen.compile(m, out_dir=res_dir)
+        cross.write_io(res_dir, res)
+        got = cross.CrossModel(res_dir, "generic+asan")(a, b)
+        for g, w in zip(got, [q, r, r]):
+            np.testing.assert_array_equal(g, w)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8, np.int32])
+def test_shrink_of_integers_matches_the_reference(tmp_path, dtype):
+    """Shrink takes every numeric type (the fuzzer found integers unsupported): computed in double, then back."""
+    from helpers import compile_and_run, reference
+
+    x = np.array([0, 1, 2, 3, 5, 100, 7], dtype) if dtype == np.uint8 else np.array([-100, -3, -1, 0, 1, 3, 100], dtype)
+    t = helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+    m = _model([helper.make_node("Shrink", ["x"], ["y"], name="s", lambd=1.5, bias=2.5)], [_vi("x", [7], t)], [_vi("y", [7], t)])
+    np.testing.assert_array_equal(compile_and_run(m, {"x": x}, tmp_path / "out")[0], reference(m, {"x": x})[0])

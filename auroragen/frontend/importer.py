@@ -184,7 +184,7 @@ class Context:
         opdef = ops.get(op)
         try:
             types = opdef.infer_types([None if v is None else v.type for v in inputs], attrs)
-        except (ValueError, TypeError, IndexError, KeyError) as e:
+        except (ValueError, TypeError, IndexError, KeyError, ArithmeticError) as e:
             raise self.error(str(e)) from None
         for t in types:
             if any(d < 0 for d in t.shape):
@@ -432,7 +432,7 @@ def _convert(ctx: Context, node: onnx.NodeProto, env, used, inferred) -> None:
         raise ctx.error(str(e).splitlines()[0] if str(e) else "invalid value") from None
     except MemoryError:
         raise ctx.error("ran out of memory building its compile-time values") from None
-    except IndexError:  # a converter reading an axis its input does not have
+    except (IndexError, ArithmeticError):  # a converter reading an axis its input does not have (or of size 0)
         shapes = ", ".join("none" if v is None else str(list(v.shape)) for v in ins)
         raise ctx.error(f"the operator cannot take inputs of these shapes: {shapes}") from None
     outs = list(result) if isinstance(result, (list, tuple)) else [result]

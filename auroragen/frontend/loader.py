@@ -66,6 +66,11 @@ def check_nodes(model: onnx.ModelProto) -> None:
             if node.domain in ("", "ai.onnx") and opset is None:
                 raise AuroraError("the model imports no version of the default ONNX domain")
             check_operator(node, opset)
+            if node.op_type == "Split":  # onnx's inference asserts on this (and aborts the process)
+                k = next((a.i for a in node.attribute if a.name == "num_outputs"), None)
+                if k is not None and k != len(node.output):
+                    raise AuroraError(f"num_outputs is {k} but the node has {len(node.output)} outputs", node=node.name,
+                                      op=node.op_type)
             undefined = [x for x in node.input if x and x not in known]
             if undefined:
                 raise AuroraError(f"input {undefined[0]!r} is not defined in the graph", node=node.name, op=node.op_type)

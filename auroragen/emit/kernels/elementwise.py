@@ -187,9 +187,20 @@ def expression(node: Node) -> str:
             if node.attrs.get("fmod"):
                 return r
             return f"({r} != 0 && (({r} < 0) != (a1 < 0))) ? {r} + a1 : {r}"  # the divisor's sign
-        if node.attrs.get("fmod") or unsigned:
-            return "a0 % a1"
-        return "(a0 % a1 != 0 && ((a0 % a1 < 0) != (a1 < 0))) ? a0 % a1 + a1 : a0 % a1"
+        if unsigned:
+            return "a1 ? a0 % a1 : 0"
+        # x % 0 is 0 (as numpy gives it) and x % -1 is 0: both are undefined in C (INT_MIN % -1 overflows)
+        if node.attrs.get("fmod"):
+            return "(a1 == 0 || a1 == -1) ? 0 : a0 % a1"
+        return "(a1 == 0 || a1 == -1) ? 0 : (a0 % a1 != 0 && ((a0 % a1 < 0) != (a1 < 0))) ? a0 % a1 + a1 : a0 % a1"
+    if node.op == "div" and table_key.is_int:  # x / 0 is 0 (as numpy gives it); x / -1 negates with wraparound
+        if unsigned:
+            return "a1 ? a0 / a1 : 0"
+        return f"a1 == 0 ? 0 : a1 == -1 ? ({table_key.ctype})(0 - (uint64_t)a0) : a0 / a1"
+    if node.op == "shrink" and table_key.is_int:  # in double, then back (as onnx.reference computes it)
+        lambd, bias = (literal(float(node.attrs[k]), DType.DOUBLE) for k in ("lambd", "bias"))
+        return (f"({table_key.ctype})(int64_t)(a0 < -{lambd} ? (double)a0 + {bias} : "  # through int64: in range
+                f"(a0 > {lambd} ? (double)a0 - {bias} : 0))")
     if unsigned and node.op in ("abs", "relu"):
         return "a0"
     if unsigned and node.op == "sign":

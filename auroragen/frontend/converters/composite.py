@@ -51,6 +51,8 @@ def linear_attention(ctx, q, k, v, past_state=None, decay=None, beta=None, *, ch
     if (decay is None) == gated or (beta is None) == delta:
         raise ctx.error(f"update_rule {update_rule!r} does not match the decay/beta inputs given")
     f32 = DType.FLOAT
+    if kv_num_heads <= 0 or q_num_heads <= 0 or q_num_heads % kv_num_heads:
+        raise ctx.error(f"q_num_heads {q_num_heads} is not a positive multiple of kv_num_heads {kv_num_heads}")
     b, t, _ = q.shape
     dk, dv = q.shape[2] // q_num_heads, v.shape[2] // kv_num_heads
     group = q_num_heads // kv_num_heads

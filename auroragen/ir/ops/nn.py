@@ -99,6 +99,8 @@ def _conv_type(x, w, b=None, residual=None, *, kernel, strides, dilations, pads,
     r = len(kernel)
     if x.rank != r + 2 or w.rank != r + 2:
         raise ValueError(f"input rank {x.rank} and weight rank {w.rank} do not fit a {r}-d kernel")
+    if group < 1 or min((*strides, *dilations), default=1) < 1:
+        raise ValueError(f"group {group}, strides {list(strides)} and dilations {list(dilations)} must be positive")
     if x.shape[1] != w.shape[1] * group:
         raise ValueError(f"input has {x.shape[1]} channels, weight expects {w.shape[1]} x group {group}")
     if w.shape[0] % group:
