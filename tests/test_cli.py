@@ -123,13 +123,27 @@ def _big_weights_model():
     return make_model(nodes, feeds, ["y"], {"w": w}), feeds
 
 
+def _sharing_model():
+    """Concat slices, a split view and an in-place elementwise kernel (pointers at offsets, no restrict)."""
+    x = np.zeros((1, 4, 3, 5), np.float32)
+    nodes = [helper.make_node("Transpose", ["x"], ["t"], perm=[0, 1, 3, 2]),
+             helper.make_node("Softmax", ["t"], ["s"], axis=3),
+             helper.make_node("Concat", ["t", "s"], ["c"], axis=1),
+             helper.make_node("Split", ["c"], ["p", "q"], axis=1, num_outputs=2),
+             helper.make_node("Softmax", ["p"], ["u"], axis=2),
+             helper.make_node("Add", ["u", "q"], ["a"]),
+             helper.make_node("Softmax", ["a"], ["y"], axis=3)]
+    return make_model(nodes, {"x": x}, ["y"], opset=18)
+
+
+@pytest.mark.parametrize("target", ["generic", "avx2"])
 @pytest.mark.parametrize("cc", ["gcc", "clang"])
-def test_generated_c_is_warning_free(cc, tiny_cnn, tmp_path):
+def test_generated_c_is_warning_free(cc, target, tiny_cnn, tmp_path):
     if shutil.which(cc) is None:
         pytest.skip(f"{cc} is not installed (.ci/run installs clang)")
-    for k, model in enumerate([onnx.load(tiny_cnn), _big_weights_model()[0]]):
+    for k, model in enumerate([onnx.load(tiny_cnn), _big_weights_model()[0], _sharing_model()]):
         out = tmp_path / f"out{k}"
-        auroragen.compile(model, out_dir=out)
+        auroragen.compile(model, out_dir=out, target=target)
         for opt in ("-O0", "-O3"):
             subprocess.run(["make", "-s", "-C", str(out), "clean"], check=True)
             r = subprocess.run(["make", "-s", "-C", str(out), f"CC={cc}", f"CFLAGS={STRICT} {opt}"], capture_output=True, text=True)
