@@ -89,8 +89,10 @@ class GraphBuilder:
             return self.add("Clip", [v, self.const(()), self.const((), 0.5, 2.0)], shape)
         if kind == "reduce":
             ax = d(st.integers(0, r - 1))
-            return self.add(d(st.sampled_from(["ReduceMean", "ReduceSum", "ReduceMax"])), [v], shape[:ax] + (1,) + shape[ax + 1:],
-                            axes=[ax], keepdims=1)
+            op, out = d(st.sampled_from(["ReduceMean", "ReduceSum", "ReduceMax"])), shape[:ax] + (1,) + shape[ax + 1:]
+            if op == "ReduceSum":  # at opset 17 its axes are an input (the others' an attribute until 18)
+                return self.add(op, [v, self.ints([ax])], out, keepdims=1)
+            return self.add(op, [v], out, axes=[ax], keepdims=1)
         if kind == "softmax":
             return self.add("Softmax", [v], shape, axis=d(st.integers(0, r - 1)))
         if kind == "transpose":

@@ -29,7 +29,7 @@ from ..ir import Graph, Node, Splat, TensorType, Value, ops
 from ..ir.fold import fold
 from ..ir.narrow import encode, encoded_type, to_bits, typed
 from ..ir.types import DType
-from .loader import check_arity, check_operator, graph_inputs
+from .loader import check_operator, formal_input, graph_inputs
 
 # (domain, op type) -> converter; the default domain is "" (also spelled "ai.onnx" in models)
 CONVERTERS: dict[tuple[str, str], Callable[..., Any]] = {}
@@ -316,27 +316,18 @@ def _type_str(v: Value) -> str:
     return f"tensor({onnx.TensorProto.DataType.Name(v.dtype.value).lower()})"
 
 
-def check_inputs(node: onnx.NodeProto, ins: list[Value | None], opset: int) -> None:
-    """The node's inputs against the operator's schema (when onnx knows it): how many, none of the required
-    ones left out, each of a type the operator takes, and those sharing a type parameter of one type.
-    (Nodes of the model were checked before shape inference; nodes of inlined functions were not.)"""
-    try:
-        schema = onnx.defs.get_schema(node.op_type, opset, node.domain)
-    except Exception:  # noqa: BLE001  (unknown to onnx: the converter decides)
+def check_inputs(node: onnx.NodeProto, ins: list[Value | None], schema) -> None:
+    """The node's inputs against the operator's schema (their number and presence check_operator saw): each
+    of a type the operator takes, and those sharing a type parameter of one type."""
+    if schema is None or not schema.inputs:
         return
     where = dict(node=node.name, op=node.op_type)
-    check_arity(node, opset)
-    if not schema.inputs:
-        return
     allowed = {c.type_param_str: set(c.allowed_type_strs) for c in schema.type_constraints}
     bound: dict[str, str] = {}
-    Option = onnx.defs.OpSchema.FormalParameterOption
     for k, v in enumerate(ins):
-        formal = schema.inputs[min(k, len(schema.inputs) - 1)]
         if v is None:
-            if formal.option != Option.Optional:
-                raise AuroraError(f"input {k} ({formal.name}) is required but empty", **where)
             continue
+        formal = formal_input(schema, k)
         ok = allowed.get(formal.type_str, {formal.type_str})
         t = _type_str(v)
         if any(a.startswith("tensor(") for a in ok) and t not in ok:
@@ -402,7 +393,7 @@ def _convert(ctx: Context, node: onnx.NodeProto, env, used, inferred) -> None:
     fn = CONVERTERS.get((domain, node.op_type))
     if fn is None:
         raise ctx.error("unsupported operator")
-    check_operator(node, ctx.opset)
+    schema = check_operator(node, ctx.opset)
     ins = []
     for name in node.input:
         if name == "":
@@ -411,7 +402,7 @@ def _convert(ctx: Context, node: onnx.NodeProto, env, used, inferred) -> None:
             raise ctx.error(f"input {name!r} is not defined before this node")
         else:
             ins.append(env[name])
-    check_inputs(node, ins, ctx.opset if domain == "" else 1000)
+    check_inputs(node, ins, schema)
     attrs = attribute_values(node)
     params = inspect.signature(fn).parameters.values()
     takes_any = any(p.kind is p.VAR_KEYWORD for p in params)

@@ -102,9 +102,18 @@ def _newest_opsets() -> dict[str, int]:
     return out
 
 
-def check_operator(node: onnx.NodeProto, opset: int | None) -> None:
+@functools.cache
+def _schema(op_type: str, version: int, domain: str):
+    try:
+        return onnx.defs.get_schema(op_type, version, domain)
+    except Exception:  # noqa: BLE001  (unknown to onnx: the converter decides)
+        return None
+
+
+def check_operator(node: onnx.NodeProto, opset: int | None):
     """A node against its operator's schema in the model's opset (default domain) or the newest one (other
-    domains onnx knows); the converters judge operators onnx does not know."""
+    domains onnx knows): the operator exists there, its attributes and its numbers of inputs and outputs.
+    Returns the schema (None: onnx does not know the operator; the converters judge it)."""
     domain = "" if node.domain == "ai.onnx" else node.domain
     if domain == "" and opset is not None and not onnx.defs.has(node.op_type, opset):
         since = min((s.since_version for s in onnx.defs.get_all_schemas_with_history()
@@ -112,19 +121,18 @@ def check_operator(node: onnx.NodeProto, opset: int | None) -> None:
         if since is not None:
             raise AuroraError(f"not an operator of opset {opset} (it arrived in opset {since})", node=node.name,
                               op=node.op_type)
-        return  # not an onnx operator at all: "unsupported operator" from the importer
+        return None  # not an onnx operator at all: "unsupported operator" from the importer
     version = (opset or 1) if domain == "" else 1000
-    check_attribute_types(node, version)
-    check_arity(node, version)
+    schema = _schema(node.op_type, version, node.domain)
+    if schema is not None:
+        check_attribute_types(node, schema, version)
+        check_arity(node, schema)
+    return schema
 
 
-def check_attribute_types(node: onnx.NodeProto, opset: int) -> None:
+def check_attribute_types(node: onnx.NodeProto, schema, opset: int) -> None:
     """Each attribute is one the operator's schema names, with the type it gives, and none it requires is
-    missing (when onnx knows the operator)."""
-    try:
-        schema = onnx.defs.get_schema(node.op_type, opset, node.domain)
-    except Exception:  # noqa: BLE001  (unknown to onnx: the converter decides)
-        return
+    missing."""
     given = set()
     for a in node.attribute:
         spec = schema.attributes.get(a.name)
@@ -142,23 +150,23 @@ def check_attribute_types(node: onnx.NodeProto, opset: int) -> None:
             raise AuroraError(f"required attribute {name!r} is missing", node=node.name, op=node.op_type)
 
 
-def check_arity(node: onnx.NodeProto, opset: int) -> None:
-    """As many inputs and outputs as the operator's schema allows, none of the required inputs empty (when
-    onnx knows the operator)."""
-    try:
-        schema = onnx.defs.get_schema(node.op_type, opset, node.domain)
-    except Exception:  # noqa: BLE001  (unknown to onnx: the converter decides)
-        return
+def formal_input(schema, k: int):
+    """The schema's formal parameter for input k (the last one repeats when variadic)."""
+    return schema.inputs[min(k, len(schema.inputs) - 1)]
+
+
+def check_arity(node: onnx.NodeProto, schema) -> None:
+    """As many inputs and outputs as the operator's schema allows, none of the required inputs empty."""
     for what, n, lo, hi in (("inputs", len(node.input), schema.min_input, schema.max_input),
                             ("outputs", len(node.output), schema.min_output, schema.max_output)):
         if not lo <= n <= hi:
             most = "" if hi == lo else (" or more" if hi > 1000 else f" to {hi}")
             raise AuroraError(f"takes {lo}{most} {what}, it has {n}", node=node.name, op=node.op_type)
-    Single = onnx.defs.OpSchema.FormalParameterOption.Single
+    Optional = onnx.defs.OpSchema.FormalParameterOption.Optional
     for k, x in enumerate(node.input):
-        if not x and schema.inputs and schema.inputs[min(k, len(schema.inputs) - 1)].option == Single:
-            raise AuroraError(f"input {k} ({schema.inputs[min(k, len(schema.inputs) - 1)].name}) is required but empty",
-                              node=node.name, op=node.op_type)
+        if not x and schema.inputs and formal_input(schema, k).option != Optional:
+            raise AuroraError(f"input {k} ({formal_input(schema, k).name}) is required but empty", node=node.name,
+                              op=node.op_type)
 
 
 DATA_PROP_MAX = 1 << 16  # onnx's data propagation spends time and memory per element of an integer input

@@ -70,14 +70,6 @@ def choose_kernel(node: Node, target: Target) -> str:
     return f"{node.op}.portable"
 
 
-def _strides(shape) -> list[int]:
-    out, acc = [], 1
-    for d in reversed(shape):
-        out.append(acc)
-        acc *= d
-    return out[::-1]
-
-
 def _unit_before(shape, axis: int) -> bool:
     return all(d == 1 for d in shape[:axis])
 
@@ -109,7 +101,9 @@ def view_offsets(n: Node) -> list[int] | None:
             return None
         if any(d != 1 for d in out[:max(k - 1, 0)]):
             return None
-        st = _strides(x.shape)
+        from ..emit.kernels import contiguous_strides
+
+        st = contiguous_strides(x.shape)
         if not all(0 <= a["starts"][j] < x.shape[j] for j in range(k)):
             return None
         return [sum(a["starts"][j] * st[j] for j in range(k)) * size]
@@ -291,10 +285,11 @@ def greedy_order(graph: Graph) -> list[Node]:
     nodes = [n for n in graph.nodes if n.op != "constant"]
     consts = graph.constants()
     outputs = set(graph.outputs)
-    owner: dict[Value, Value] = {}
+    owner: dict[Value, Value] = {}  # what the builder makes views (offsets do not matter here)
     for n in nodes:
-        if n.op != "if" and irops.get(n.op).view:
-            owner[n.output] = owner.get(n.inputs[0], n.inputs[0])
+        if n.op != "if" and view_offsets(n) is not None:
+            for v in n.outputs:
+                owner[v] = owner.get(n.inputs[0], n.inputs[0])
     readers: dict[Value, int] = {}
     for n in nodes:
         for r in {owner.get(v, v) for v in n.inputs if v is not None}:
@@ -335,7 +330,8 @@ def build_schedule(graph: Graph, target: Target) -> Schedule:
     and in-place writes (either can make the arena larger: a slice keeps its producer's result live as long
     as the whole concat, and a longer-lived buffer can fit worse)."""
     best = None
-    for nodes in (list(graph.nodes), greedy_order(graph)):
+    given, greedy = list(graph.nodes), greedy_order(graph)
+    for nodes in ([given] if greedy == [n for n in given if n.op != "constant"] else [given, greedy]):
         for slices in (True, False):
             for in_place in (True, False):
                 b = _Builder(graph, target, nodes)
