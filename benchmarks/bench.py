@@ -48,6 +48,11 @@ def _torch_models():
 
 MODELS = ["resnet18", "mobilenetv2", "transformer", "mlp", "lstm", "ds-cnn"]
 GEMM_SIZE = 512
+# ResNet-18's convolution shapes (input channels, input size, output channels, kernel, stride), each as
+# conv + relu: the convolution microbenchmarks, named conv-C-H-M-kK-sS
+RESNET18_CONVS = [(3, 224, 64, 7, 2), (64, 56, 64, 3, 1), (64, 56, 128, 3, 2), (64, 56, 128, 1, 2), (128, 28, 128, 3, 1),
+                  (128, 28, 256, 3, 2), (256, 14, 256, 3, 1), (256, 14, 512, 3, 2), (512, 7, 512, 3, 1)]
+CONV_MODELS = ["conv-{}-{}-{}-k{}-s{}".format(*c) for c in RESNET18_CONVS]
 
 
 def gemm_model() -> onnx.ModelProto:
@@ -62,6 +67,41 @@ def gemm_model() -> onnx.ModelProto:
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
     m.ir_version = 8
     return m
+
+
+def conv_shape(name: str) -> tuple[int, int, int, int, int]:
+    c, h, m, k, st = name.split("-")[1:]
+    return int(c), int(h), int(m), int(k[1:]), int(st[1:])
+
+
+def conv_model(name: str) -> onnx.ModelProto:
+    """One float convolution (padding k // 2) followed by relu, constant weights and bias."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    c, h, m, k, s = conv_shape(name)
+    o = (h + 2 * (k // 2) - k) // s + 1
+    rng = np.random.default_rng(0)
+    w = (rng.standard_normal((m, c, k, k)) / np.sqrt(c * k * k)).astype(np.float32)
+    b = rng.standard_normal(m).astype(np.float32)
+    g = helper.make_graph([helper.make_node("Conv", ["x", "w", "b"], ["t"], pads=[k // 2] * 4, strides=[s, s]),
+                           helper.make_node("Relu", ["t"], ["y"])], "conv",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, (1, c, h, h))],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, (1, m, o, o))],
+                          [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model
+
+
+def micro_flops(name: str) -> float | None:
+    """Multiply-adds x 2 of a microbenchmark model, None for a whole model."""
+    if name == "gemm512":
+        return 2.0 * GEMM_SIZE**3
+    if name.startswith("conv-"):
+        c, h, m, k, s = conv_shape(name)
+        o = (h + 2 * (k // 2) - k) // s + 1
+        return 2.0 * m * o * o * c * k * k
+    return None
 
 
 def peak_gflops() -> float | None:
@@ -126,10 +166,10 @@ def bench_one(name: str, target: str, runs: int, work: Path, threads: int = 1) -
 
     import auroragen
 
-    if name == "gemm512":
-        path = CACHE / "gemm512.onnx"
+    if micro_flops(name):
+        path = CACHE / f"{name}.onnx"
         CACHE.mkdir(parents=True, exist_ok=True)
-        onnx.save(gemm_model(), str(path))
+        onnx.save(gemm_model() if name == "gemm512" else conv_model(name), str(path))
     else:
         path = model_path(name)
     model = onnx.load(str(path))
@@ -165,7 +205,9 @@ def main(argv=None) -> int:
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--targets", default="generic,avx2")
-    ap.add_argument("--models", default=",".join(MODELS + ["gemm512"]))
+    ap.add_argument("--models", default=",".join(MODELS + ["gemm512"]),
+                    help="models to run (default: the benchmark models and gemm512); 'convs' adds ResNet-18's "
+                         "convolutions one at a time (conv-C-H-M-kK-sS)")
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--threads", default="1", help="thread counts to run, e.g. 1,2 (more than one: --openmp builds)")
     ap.add_argument("--csv", default=str(ROOT / "benchmarks" / "results.csv"))
@@ -180,29 +222,31 @@ def main(argv=None) -> int:
     rows = []
     print(f"# {platform.processor() or platform.machine()}, python {platform.python_version()}, "
           f"threads {args.threads}, median of {args.runs} alternating runs")
-    print(f"{'model':<14}{'target':<9}{'thr':>4}{'auroragen ms':>14}{'ORT ms':>10}{'ratio':>8}{'arena KiB':>11}"
+    print(f"{'model':<22}{'target':<9}{'thr':>4}{'auroragen ms':>14}{'ORT ms':>10}{'ratio':>8}{'arena KiB':>11}"
           f"{'bound KiB':>11}{'max diff':>10}{'compile s':>11}")
     with tempfile.TemporaryDirectory() as tmp:
-        for name in args.models.split(","):
+        names = [n for m in args.models.split(",") for n in (CONV_MODELS if m == "convs" else [m])]
+        for name in names:
             for target in args.targets.split(","):
                 for threads in thread_counts:
                     r = bench_one(name, target, args.runs, Path(tmp), threads)
                     rows.append(r)
-                    print(f"{name:<14}{target:<9}{threads:>4}{r['auroragen_ms']:>14.3f}{r['onnxruntime_ms']:>10.3f}"
+                    print(f"{name:<22}{target:<9}{threads:>4}{r['auroragen_ms']:>14.3f}{r['onnxruntime_ms']:>10.3f}"
                           f"{r['ratio']:>8.2f}{r['arena_bytes'] / 1024:>11.0f}{r['arena_lower_bound'] / 1024:>11.0f}"
                           f"{r['max_abs_diff']:>10}{r['compile_s'] + r['cc_s']:>11.2f}", flush=True)
     peak = peak_gflops()
-    flops = 2.0 * GEMM_SIZE**3
     for r in rows:
-        if r["model"] == "gemm512":
+        flops = micro_flops(r["model"])
+        if flops:
             gf = flops / r["auroragen_ms"] * 1e-6
             top = peak * r["threads"] if peak else None  # the peak of one core times the cores in use
             of_peak = f", {100 * gf / top:.0f}% of the measured peak {top:.0f} GFLOP/s" if top else ""
-            print(f"GEMM {GEMM_SIZE}^3 {r['target']}, {r['threads']} thread(s): auroragen {gf:.1f} GFLOP/s{of_peak}; onnxruntime "
+            what = f"GEMM {GEMM_SIZE}^3" if r["model"] == "gemm512" else r["model"]
+            print(f"{what} {r['target']}, {r['threads']} thread(s): auroragen {gf:.1f} GFLOP/s{of_peak}; onnxruntime "
                   f"{flops / r['onnxruntime_ms'] * 1e-6:.1f} GFLOP/s")
     ratios = {}
     for r in rows:
-        if r["model"] != "gemm512":
+        if not micro_flops(r["model"]):
             ratios.setdefault((r["target"], r["threads"]), []).append(r["ratio"])
     for (t, n), rs in ratios.items():
         print(f"geometric mean ratio {t}, {n} thread(s): {float(np.exp(np.mean(np.log(rs)))):.2f} (worst {max(rs):.2f})")

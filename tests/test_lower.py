@@ -1,4 +1,4 @@
-"""Target lowering to the packed-GEMM kernels (conv -> conv_gemm, matmul/gemm -> dense): the packing
+"""Target lowering to the packed kernels (conv -> conv_direct / conv_gemm, matmul/gemm -> dense): the packing
 round-trips, the lowering happens where it should, and the results match onnxruntime through the ABI
 on every host target, at edge sizes (rows and columns not multiples of the microkernel's tile)."""
 
@@ -10,7 +10,14 @@ from helpers import compile_and_run, host_targets, make_model, ort_reference
 from onnx import helper
 
 from auroragen.frontend import load as import_model
-from auroragen.ir.ops.nn import pack_conv_weights, pack_dense_weights, unpack_conv_weights, unpack_dense_weights
+from auroragen.ir.ops.nn import (
+    pack_conv_weights,
+    pack_conv_weights_hwc,
+    pack_dense_weights,
+    unpack_conv_weights,
+    unpack_conv_weights_hwc,
+    unpack_dense_weights,
+)
 from auroragen.passes import run_pipeline
 from auroragen.schedule.lower import lower
 from auroragen.schedule.target import TARGETS
@@ -26,6 +33,17 @@ def test_conv_packing_round_trips(shape, group, mr):
     assert np.array_equal(unpack_conv_weights(wp, shape, group, mr), w)
 
 
+@pytest.mark.parametrize("shape,group,nr", [((8, 3, 3, 3), 1, 16), ((20, 2, 3, 5), 2, 8), ((33, 4, 1, 2), 1, 32)])
+def test_channels_last_conv_packing_round_trips(shape, group, nr):
+    w = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    wp = pack_conv_weights_hwc(w, group, nr)
+    assert wp.size == group * -(-shape[0] // group // nr) * nr * int(np.prod(shape[1:]))
+    assert np.array_equal(unpack_conv_weights_hwc(wp, shape, group, nr), w)
+    # panel 0, kernel row 0, column 1, channel 0: that tap's first output channels side by side
+    n = min(nr, shape[0] // group)
+    assert np.array_equal(wp[shape[1] * nr:shape[1] * nr + n], w[:n, 0, 0, 1])
+
+
 @pytest.mark.parametrize("k,n,nr", [(7, 5, 16), (16, 32, 16), (3, 33, 8)])
 def test_dense_packing_round_trips(k, n, nr):
     w = np.random.default_rng(0).standard_normal((k, n)).astype(np.float32)
@@ -34,25 +52,28 @@ def test_dense_packing_round_trips(k, n, nr):
     assert np.array_equal(unpack_dense_weights(wp, k, n, nr), w)
 
 
-def _conv_model(cin, cout, hw, kernel, stride=1, pad=0, dil=1, group=1, relu=False, residual=False):
+def _conv_model(cin, cout, hw, kernel, stride=1, pad=0, dil=1, group=1, relu=False, residual=False, act="Relu"):
+    """Conv (+ residual) (+ activation); pad is one number for every side or ONNX's four."""
     rng = np.random.default_rng(1)
-    w = (rng.standard_normal((cout, cin // group, kernel, kernel)) * 0.3).astype(np.float32)
+    kernel = (kernel, kernel) if isinstance(kernel, int) else kernel
+    pads = [pad] * 4 if isinstance(pad, int) else list(pad)
+    w = (rng.standard_normal((cout, cin // group, *kernel)) * 0.3).astype(np.float32)
     b = rng.standard_normal(cout).astype(np.float32)
-    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], strides=[stride, stride], pads=[pad] * 4,
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], strides=[stride, stride], pads=pads,
                               dilations=[dil, dil], group=group)]
     last = "c"
     if residual:
         nodes.append(helper.make_node("Add", ["c", "r"], ["s"]))
         last = "s"
     if relu:
-        nodes.append(helper.make_node("Relu", [last], ["y"]))
+        nodes.append(helper.make_node(act, [last], ["y"]))
     else:
         nodes.append(helper.make_node("Identity", [last], ["y"]))
     x = rng.standard_normal((1, cin, hw, hw)).astype(np.float32)
-    out_hw = (hw + 2 * pad - dil * (kernel - 1) - 1) // stride + 1
+    out_hw = [(hw + pads[i] + pads[i + 2] - dil * (kernel[i] - 1) - 1) // stride + 1 for i in range(2)]
     feeds = {"x": x}
     if residual:
-        feeds["r"] = rng.standard_normal((1, cout, out_hw, out_hw)).astype(np.float32)
+        feeds["r"] = rng.standard_normal((1, cout, *out_hw)).astype(np.float32)
     return make_model(nodes, feeds, ["y"], {"w": w, "b": b}), feeds
 
 
@@ -70,10 +91,40 @@ CONVS = [
 ]
 
 
+# Vector targets compute these directly from channels-last copies (kernels over 1x1, at least half a
+# panel of output channels per group, even on avx512); generic as GEMMs
+DIRECT = [
+    dict(cin=3, cout=16, hw=13, kernel=7, stride=2, pad=3, relu=True),  # a stem
+    dict(cin=5, cout=21, hw=11, kernel=3, stride=2, pad=1, residual=True),  # a part panel, no activation
+    dict(cin=6, cout=17, hw=10, kernel=3, pad=2, dil=2, relu=True),  # dilated along rows: a run per tap
+    dict(cin=4, cout=16, hw=9, kernel=(2, 3), pad=(0, 1, 1, 0), relu=True, act="Sigmoid"),  # uneven kernel and pads
+    dict(cin=20, cout=32, hw=6, kernel=3, pad=1, group=2, relu=True, residual=True),  # two groups
+    dict(cin=64, cout=40, hw=7, kernel=3, stride=1, pad=1, relu=True, residual=True),  # the last tile repeats a pixel
+    dict(cin=9, cout=16, hw=5, kernel=5, stride=3, pad=0),  # one output pixel per row... and per column
+]
+
+
+def _conv_id(c):
+    return f"{c['cin']}to{c['cout']}k{c['kernel']}s{c.get('stride', 1)}g{c.get('group', 1)}"
+
+
 @pytest.mark.parametrize("target", HOST)
-@pytest.mark.parametrize("case", CONVS, ids=lambda c: f"{c['cin']}to{c['cout']}k{c['kernel']}s{c.get('stride', 1)}g{c.get('group', 1)}")
+@pytest.mark.parametrize("case", CONVS, ids=_conv_id)
 def test_conv_gemm_matches_onnxruntime(tmp_path, target, case):
-    _check_conv(tmp_path, target, case, "conv_gemm")
+    _check_conv(tmp_path, target, case, _expected_conv(case, target))
+
+
+@pytest.mark.parametrize("target", HOST)
+@pytest.mark.parametrize("case", DIRECT, ids=_conv_id)
+def test_conv_direct_matches_onnxruntime(tmp_path, target, case):
+    _check_conv(tmp_path, target, case, "conv_direct" if TARGETS[target].vec_width > 1 else "conv_gemm")
+
+
+def _expected_conv(case, target):
+    """conv_direct on vector targets for kernels over 1x1 with half a panel of output channels per group."""
+    t = TARGETS[target]
+    direct = t.vec_width > 1 and case["kernel"] != 1 and case["cout"] // case.get("group", 1) >= t.gemm_nr // 2
+    return "conv_direct" if direct else "conv_gemm"
 
 
 def _check_conv(tmp_path, target, case, lowered):
@@ -124,21 +175,26 @@ FLAT = [
     dict(cin=6, cout=6, hw=5, kernel=3, pad=2, dil=2, group=6, residual=True),
     dict(cin=4, cout=6, hw=9, kernel=5, pad=1, group=2, relu=True),
     dict(cin=3, cout=3, hw=40, kernel=3, group=3),
+    # strided: over phase planes
+    dict(cin=8, cout=8, hw=7, kernel=3, stride=2, pad=1, group=8, relu=True),
+    dict(cin=6, cout=6, hw=12, kernel=3, stride=2, pad=(0, 1, 1, 0), group=6, residual=True),
+    dict(cin=4, cout=4, hw=11, kernel=(5, 4), stride=3, pad=2, dil=2, group=4, relu=True),
+    dict(cin=3, cout=6, hw=45, kernel=3, stride=2, pad=1, group=3, relu=True),
+    dict(cin=2, cout=2, hw=14, kernel=(3, 10), stride=2, pad=(1, 5, 1, 4), group=2),
 ]
 
 
+def _flat_id(c):
+    return f"{c['cin']}to{c['cout']}k{c['kernel']}s{c.get('stride', 1)}d{c.get('dil', 1)}g{c.get('group', 1)}"
+
+
 @pytest.mark.parametrize("target", HOST)
-@pytest.mark.parametrize("case", FLAT, ids=lambda c: f"{c['cin']}to{c['cout']}k{c['kernel']}d{c.get('dil', 1)}g{c.get('group', 1)}")
-def test_thin_group_stride_one_conv_runs_over_flat_planes(tmp_path, target, case):
-    """Depthwise and thin-group convs (too few output channels per group for the GEMM) with stride 1
-    become conv_flat: dilations, asymmetric fits, residuals and planes longer than one chunk."""
+@pytest.mark.parametrize("case", FLAT, ids=_flat_id)
+def test_thin_group_conv_runs_over_flat_planes(tmp_path, target, case):
+    """Depthwise and thin-group convs (too few output channels per group for the GEMM) become conv_flat:
+    dilations, strides (over phase planes), uneven kernels and pads, residuals, planes longer than one
+    chunk, kernel rows longer than the unrolled limit."""
     _check_conv(tmp_path, target, case, "conv_flat")
-
-
-def test_strided_depthwise_keeps_the_direct_kernel():
-    model, _ = _conv_model(cin=8, cout=8, hw=6, kernel=3, stride=2, pad=1, dil=1, group=8, relu=True, residual=False)
-    g = lower(run_pipeline(import_model(model)), TARGETS["avx2"])
-    assert "conv" in [n.op for n in g.nodes]
 
 
 RNNS = [("LSTM", 4, {}, "forward"), ("LSTM", 4, {}, "bidirectional"), ("GRU", 3, {"linear_before_reset": 1}, "reverse"),

@@ -1,5 +1,10 @@
 """Target lowering: rewrite ops into the forms the target's fast kernels take, after the graph passes.
 
+conv -> conv_direct: on vector targets a 2-D float convolution with constant weights, a kernel larger
+than 1x1 and at least half a vector panel of output channels per group is computed directly from a
+zero-padded channels-last copy of the input (any stride and dilation): the microkernel broadcasts the
+inputs of mr output pixels against weights packed in panels of nr output channels.
+
 conv -> conv_gemm: a float convolution with constant weights and at least a few output channels
 per group runs as a GEMM over packed weights (packed here, once, at compile time: the microkernel's
 row panels). On vector targets a 2-D stride-1 one (but a plain 1x1) is an implicit GEMM: the input is
@@ -12,9 +17,10 @@ one dense GEMM before the recurrence, and the recurrence computes h R^T with the
 R packed in column panels (GRU with linear_before_reset=0 keeps the plain kernel: it multiplies R's
 last gate by r * h, not by h).
 
-conv -> conv_flat: a 2-D stride-1 float convolution left to the direct kernel (depthwise, thin groups)
-runs over each zero-padded input plane as one flat row, so every tap is one long vector loop however
-narrow the plane (the padding columns are computed too and dropped).
+conv -> conv_flat: a 2-D float convolution left to the direct kernel (depthwise, thin groups) runs over
+each zero-padded input plane as one flat row, so every tap is one long vector loop however narrow the
+plane (the padding columns are computed too and dropped); a strided one over the plane's phases (a
+stride-2 plane as four planes of even/odd rows and columns), in which every tap is again contiguous.
 
 matmul / gemm -> dense: x[..., K] @ W with constant 2-D float W packed in the microkernel's column
 panels (gemm's alpha and transposed B folded in), bias along the last axis, residual and activation
@@ -29,7 +35,7 @@ import numpy as np
 
 from ..ir import Graph
 from ..ir.graph import map_regions
-from ..ir.ops.nn import pack_conv_weights, pack_dense_weights
+from ..ir.ops.nn import pack_conv_weights, pack_conv_weights_hwc, pack_dense_weights
 from ..ir.ops.rnn import pack_recurrent_weights
 from ..ir.types import DType
 from ..passes.dce import DeadCodeElimination
@@ -87,6 +93,21 @@ def lower(g: Graph, target: Target) -> Graph:
         else:
             rw.keep(n)
     return DeadCodeElimination().apply(rw.graph()) if changed else g
+
+
+def _lower_conv_direct(rw: Rewriter, n, target: Target) -> bool:
+    a, x = n.attrs, n.inputs[0]
+    if target.vec_width == 1 or len(a["kernel"]) != 2 or all(k == 1 for k in a["kernel"]) or n.output.dtype is not DType.FLOAT:
+        return False
+    w = _dense_weights(rw, n.inputs[1])
+    group, nr = a["group"], target.gemm_nr
+    if w is None or w.shape[0] // group < nr // 2:  # a panel at least half used
+        return False
+    ph, pw, _slack = conv_flat_geometry(x.shape, a["kernel"], a["dilations"], a["pads"])
+    attrs = dict(a, wshape=tuple(w.shape), mr=target.gemm_mr, nv=target.gemm_nv, nr=nr, work=ph * pw * (x.shape[1] // group))
+    y, _work = rw.emit("conv_direct", (x, rw.constant(pack_conv_weights_hwc(w, group, nr)), *n.inputs[2:]), attrs, n.name)
+    rw.replace(n.output, y)
+    return True
 
 
 def _lower_conv_gemm(rw: Rewriter, n, target: Target) -> bool:
@@ -169,22 +190,24 @@ def _lower_rnn(rw: Rewriter, n, target: Target) -> bool:
     return True
 
 
-def conv_flat_geometry(x_shape, kernel, dilations, pads) -> tuple[int, int, int]:
-    """(padded rows, padded row length, slack) of conv_flat's padded planes: the flat loop reads up to
-    slack elements past a padded plane."""
-    ph = x_shape[2] + pads[0] + pads[2]
-    pw = x_shape[3] + pads[1] + pads[3]
-    return ph, pw, (kernel[1] - 1) * dilations[1]
+def conv_flat_geometry(x_shape, kernel, dilations, pads, strides=(1, 1)) -> tuple[int, int, int]:
+    """(rows, row length, slack) of each zero-padded input plane of a flat convolution: with strides
+    (sh, sw) the padded plane is split into sh * sw phase planes (rows r = i * sh + phase, columns likewise),
+    each ceil(padded / stride) long per axis, so that every tap reads a contiguous run of each; the flat
+    loop reads up to slack elements past a plane."""
+    ph = -(-(x_shape[2] + pads[0] + pads[2]) // strides[0])
+    pw = -(-(x_shape[3] + pads[1] + pads[3]) // strides[1])
+    return ph, pw, (kernel[1] - 1) * dilations[1] // strides[1]
 
 
 def _lower_conv_flat(rw: Rewriter, n, target: Target) -> bool:
     a = n.attrs
     x, y = n.inputs[0], n.output
-    if len(a["kernel"]) != 2 or any(s != 1 for s in a["strides"]) or x.dtype is not DType.FLOAT:
+    if len(a["kernel"]) != 2 or x.dtype is not DType.FLOAT:
         return False
-    ph, pw, slack = conv_flat_geometry(x.shape, a["kernel"], a["dilations"], a["pads"])
+    ph, pw, slack = conv_flat_geometry(x.shape, a["kernel"], a["dilations"], a["pads"], a["strides"])
     cg = x.shape[1] // a["group"]
-    work = cg * ph * pw + slack + y.shape[2] * pw
+    work = cg * prod(a["strides"]) * ph * pw + slack + y.shape[2] * pw
     out, _work = rw.emit("conv_flat", n.inputs, dict(a, work=work), n.name)
     rw.replace(y, out)
     return True
@@ -192,4 +215,4 @@ def _lower_conv_flat(rw: Rewriter, n, target: Target) -> bool:
 
 # What each op may become, tried in order (conv: the GEMM when it has enough output channels per group).
 LOWERINGS = {"matmul": [_lower_dense], "gemm": [_lower_dense], "rnn": [_lower_rnn],
-             "conv": [_lower_conv_gemm, _lower_conv_flat]}
+             "conv": [_lower_conv_direct, _lower_conv_gemm, _lower_conv_flat]}

@@ -91,9 +91,14 @@ def plan_conv_flat(node: Node, step) -> Plan:
 
     a = node.attrs
     p = _conv_params(node, transposed=False)
-    ph, pw, slack = conv_flat_geometry(node.inputs[0].shape, a["kernel"], a["dilations"], a["pads"])
-    p.update(PH=ph, PW=pw, SLACK=slack, G=a["group"], residual=_present(node, 3), act=_act(node))
-    return Plan("conv_flat", p, what=_what(node) + _epi_text(node) + ", over flat padded planes")
+    ph, pw, slack = conv_flat_geometry(node.inputs[0].shape, a["kernel"], a["dilations"], a["pads"], a["strides"])
+    (sh, sw), (dh, dw) = p["S"][1:], p["Dl"][1:]
+    # tap (kh, kw) reads phase plane ((kh dh) % sh, (kw dw) % sw) shifted by ((kh dh) // sh, (kw dw) // sw)
+    rowoff = [(i * dh % sh * sw * ph + i * dh // sh) * pw for i in range(p["K"][1])]
+    coloff = [j * dw % sw * ph * pw + j * dw // sw for j in range(p["K"][2])]
+    p.update(PH=ph, PW=pw, SLACK=slack, G=a["group"], residual=_present(node, 3), act=_act(node), rowoff=rowoff, coloff=coloff)
+    strided = "" if sh == sw == 1 else f", {sh * sw} phases"
+    return Plan("conv_flat", p, what=_what(node) + _epi_text(node) + f", over flat padded planes{strided}")
 
 
 @kernel("conv_transpose")
@@ -311,6 +316,27 @@ def plan_conv_gemm(node: Node, step) -> Plan:
                     what=_what(node) + _epi_text(node) + f" as implicit GEMM over padded planes, {mr}x{nr} tiles")
     return Plan("conv_gemm", p, helpers=[("gemm_micro", dict(mr=mr, nv=nv, ind=False))],
                 what=_what(node) + _epi_text(node) + f" as GEMM, {mr}x{nr} tiles")
+
+
+@kernel("conv_direct")
+def plan_conv_direct(node: Node, step) -> Plan:
+    """(Output-channel panel, pixel tile) work items over a channels-last zero-padded copy of the input,
+    with bias, residual and activation applied as each tile is stored."""
+    from ...schedule.lower import conv_flat_geometry
+
+    a = node.attrs
+    p = _conv_params(node, transposed=False)
+    mr, nv, nr = a["mr"], a["nv"], a["nr"]
+    ph, pw, _slack = conv_flat_geometry(node.inputs[0].shape, a["kernel"], a["dilations"], a["pads"])
+    cg, (kh, kw), (dh, dw) = p["CG"], p["K"][1:], p["Dl"][1:]
+    if dw == 1:  # a kernel row is one run of kw pixels' channels
+        roff, run = [i * dh * pw * cg for i in range(kh)], kw * cg
+    else:
+        roff, run = [(i * dh * pw + j * dw) * cg for i in range(kh) for j in range(kw)], cg
+    p.update(MR=mr, NV=nv, NR=nr, G=a["group"], PH=ph, PW=pw, KK=cg * kh * kw, roff=roff, L=run,
+             residual=_present(node, 3), act=_act(node), vact=_vact(node))
+    return Plan("conv_direct", p, helpers=[("conv_micro", dict(mr=mr, nv=nv))],
+                what=_what(node) + _epi_text(node) + f", direct over channels-last padded planes, {mr}x{nr} tiles")
 
 
 @kernel("dense")

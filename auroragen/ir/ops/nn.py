@@ -177,6 +177,42 @@ def conv_gemm(x, wp, b=None, residual=None, *, wshape, mr, nv, nr, nc, work, kc=
     return conv(x, w, b, residual, **conv_attrs), np.zeros(work, x.dtype)
 
 
+# -- direct convolution over channels-last padded planes (target lowering) ---------------------------
+# The weights of each group, [M/g, C/g, KH, KW], padded to a multiple of nr output channels and stored
+# panel by panel: [group][panel][kh][kw][c][nr], so that for one kernel row the (kw, c) run is contiguous
+# in the weights exactly as it is in a channels-last input row.
+
+
+def pack_conv_weights_hwc(w: np.ndarray, group: int, nr: int) -> np.ndarray:
+    mg = w.shape[0] // group
+    panels = -(-mg // nr)
+    a = np.zeros((group, panels * nr, *w.shape[1:]), w.dtype)
+    a[:, :mg] = w.reshape(group, mg, *w.shape[1:])
+    a = a.reshape(group, panels, nr, *w.shape[1:])  # [g][panel][nr][c][kh][kw]
+    return np.ascontiguousarray(a.transpose(0, 1, 4, 5, 3, 2)).reshape(-1)
+
+
+def unpack_conv_weights_hwc(wp: np.ndarray, wshape, group: int, nr: int) -> np.ndarray:
+    mg, cg, kh, kw = wshape[0] // group, *wshape[1:]
+    panels = -(-mg // nr)
+    a = wp.reshape(group, panels, kh, kw, cg, nr).transpose(0, 1, 5, 4, 2, 3).reshape(group, panels * nr, cg, kh, kw)
+    return np.ascontiguousarray(a[:, :mg]).reshape(wshape)
+
+
+def _conv_direct_type(x, wp, b=None, residual=None, *, wshape, mr, nv, nr, work, **conv_attrs):
+    return [_conv_type(x, TensorType(x.dtype, tuple(wshape)), b, residual, **conv_attrs), TensorType(x.dtype, (work,))]
+
+
+@register("conv_direct", infer=_conv_direct_type)
+def conv_direct(x, wp, b=None, residual=None, *, wshape, mr, nv, nr, work, **conv_attrs):
+    """A 2-D conv with its weights packed channels-last in panels of nr output channels (see
+    pack_conv_weights_hwc). The second output is the workspace: one group's input planes copied
+    zero-padded and channels-last, from which the microkernel broadcasts mr output pixels' inputs
+    against nr = nv vectors of output channels."""
+    w = unpack_conv_weights_hwc(wp, wshape, conv_attrs["group"], nr)
+    return conv(x, w, b, residual, **conv_attrs), np.zeros(work, x.dtype)
+
+
 def _conv_flat_type(x, w, b=None, residual=None, *, work, **conv_attrs):
     return [_conv_type(x, w, b, residual, **conv_attrs), TensorType(x.dtype, (work,))]
 
