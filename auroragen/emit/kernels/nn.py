@@ -96,7 +96,11 @@ def plan_conv_flat(node: Node, step) -> Plan:
     # tap (kh, kw) reads phase plane ((kh dh) % sh, (kw dw) % sw) shifted by ((kh dh) // sh, (kw dw) // sw)
     rowoff = [(i * dh % sh * sw * ph + i * dh // sh) * pw for i in range(p["K"][1])]
     coloff = [j * dw % sw * ph * pw + j * dw // sw for j in range(p["K"][2])]
-    p.update(PH=ph, PW=pw, SLACK=slack, G=a["group"], residual=_present(node, 3), act=_act(node), rowoff=rowoff, coloff=coloff)
+    # column phase cp holds padded columns j * sw + cp: input columns j * sw + cp - pad, inside for j in [lo, hi)
+    iw, pad = p["I"][2], p["P"][2]
+    phase_cols = [(cp, max(0, -(-(pad - cp) // sw)), max(0, -(-(pad + iw - cp) // sw))) for cp in range(sw)]
+    p.update(PH=ph, PW=pw, SLACK=slack, G=a["group"], residual=_present(node, 3), act=_act(node), rowoff=rowoff, coloff=coloff,
+             phase_cols=phase_cols)
     strided = "" if sh == sw == 1 else f", {sh * sw} phases"
     return Plan("conv_flat", p, what=_what(node) + _epi_text(node) + f", over flat padded planes{strided}")
 
