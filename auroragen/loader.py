@@ -50,6 +50,7 @@ class Model:
         self._run = getattr(self.lib, f"{P}_run")
         self.arena_bytes = int(getattr(self.lib, f"{P}_arena_bytes")())
         self._local = threading.local()  # one arena per calling thread: calls may run concurrently
+        self._dummy = self.ffi.new("char[1]")
         self.inputs = [self._info(getattr(self.lib, f"{P}_input_info")(i)) for i in range(getattr(self.lib, f"{P}_num_inputs")())]
         self.outputs = [self._info(getattr(self.lib, f"{P}_output_info")(i)) for i in range(getattr(self.lib, f"{P}_num_outputs")())]
 
@@ -60,7 +61,15 @@ class Model:
             raw = np.empty(self.arena_bytes + 64, dtype=np.uint8)
             shift = (-raw.ctypes.data) % 64
             arena = self._local.arena = raw[shift:shift + self.arena_bytes]
+            self._local.ptr = self.ffi.from_buffer(arena) if self.arena_bytes else self.ffi.NULL
         return arena
+
+    def _arena_ptr(self):
+        ptr = getattr(self._local, "ptr", None)
+        if ptr is None:
+            self._arena()
+            ptr = self._local.ptr
+        return ptr
 
     def _info(self, p):
         shape = tuple(int(p.shape[k]) for k in range(p.rank))
@@ -75,25 +84,24 @@ class Model:
             raise AuroraError(f"{len(args)} inputs given, the model takes {len(self.inputs)}")
         ins = []
         for a, t in zip(args, self.inputs):
-            a = np.asarray(a)
-            if encoded_type(a.dtype) is t["dtype"]:  # an ml_dtypes array of the input's type: its bits
-                a = to_bits(a)
-            a = a.astype(t["dtype"].np, copy=False)
-            a = np.ascontiguousarray(a).reshape(a.shape)
+            np_type = t["dtype"].np
+            if not (type(a) is np.ndarray and a.dtype == np_type and a.flags.c_contiguous):  # else as it is
+                a = np.asarray(a)
+                if encoded_type(a.dtype) is t["dtype"]:  # an ml_dtypes array of the input's type: its bits
+                    a = to_bits(a)
+                a = a.astype(np_type, copy=False)
+                a = np.ascontiguousarray(a).reshape(a.shape)  # (ascontiguousarray makes a 0-d array 1-d)
             if a.shape != t["shape"]:
                 raise AuroraError(f"input {t['name']!r} has shape {list(a.shape)}, expected {list(t['shape'])}")
             ins.append(a)
         outs = [np.empty(t["shape"], dtype=t["dtype"].np) for t in self.outputs]
-        arena = self._arena()
         ffi = self.ffi
-        dummy = ffi.new("char[1]")  # an empty tensor still gets a non-NULL pointer
-
-        def ptr(a):
-            return ffi.from_buffer(a) if a.nbytes else dummy
-
-        in_ptrs = ffi.new("const void *[]", [ptr(a) for a in ins] or [ffi.NULL])
-        out_ptrs = ffi.new("void *[]", [ptr(o) for o in outs] or [ffi.NULL])
-        rc = self._run(in_ptrs, out_ptrs, ffi.from_buffer(arena) if self.arena_bytes else ffi.NULL)
+        # buffers stay referenced (bufs) until the call returns; an empty tensor still gets a non-NULL pointer
+        bufs = [ffi.from_buffer(a) if a.nbytes else self._dummy for a in ins + outs]
+        k = len(ins)
+        in_ptrs = ffi.new("const void *[]", bufs[:k] or [ffi.NULL])
+        out_ptrs = ffi.new("void *[]", bufs[k:] or [ffi.NULL])
+        rc = self._run(in_ptrs, out_ptrs, self._arena_ptr())
         if rc != 0:
             raise AuroraError(f"{self.prefix}_run returned {rc}")
         return outs

@@ -181,6 +181,9 @@ FLAT = [
     dict(cin=4, cout=4, hw=11, kernel=(5, 4), stride=3, pad=2, dil=2, group=4, relu=True),
     dict(cin=3, cout=6, hw=45, kernel=3, stride=2, pad=1, group=3, relu=True),
     dict(cin=2, cout=2, hw=14, kernel=(3, 10), stride=2, pad=(1, 5, 1, 4), group=2),
+    # over 32 taps: a loop per kernel row, unrolled along it up to 8 columns
+    dict(cin=4, cout=4, hw=9, kernel=7, pad=3, group=2, relu=True),
+    dict(cin=2, cout=2, hw=12, kernel=(4, 10), stride=2, pad=2, group=2, residual=True),
 ]
 
 
@@ -193,7 +196,7 @@ def _flat_id(c):
 def test_thin_group_conv_runs_over_flat_planes(tmp_path, target, case):
     """Depthwise and thin-group convs (too few output channels per group for the GEMM) become conv_flat:
     dilations, strides (over phase planes), uneven kernels and pads, residuals, planes longer than one
-    chunk, kernel rows longer than the unrolled limit."""
+    chunk, kernels over the one-pass limit and kernel rows longer than the unrolled one."""
     _check_conv(tmp_path, target, case, "conv_flat")
 
 
