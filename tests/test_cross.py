@@ -11,8 +11,13 @@ import cross
 import numpy as np
 import onnx
 import pytest
+import test_lower
 
 import auroragen
+from auroragen.frontend import load as import_model
+from auroragen.passes import run_pipeline
+from auroragen.schedule.lower import lower
+from auroragen.schedule.target import TARGETS as TARGET_SPECS
 
 ort = pytest.importorskip("onnxruntime", reason="onnxruntime is the oracle (pip install onnxruntime)")
 TARGETS = ["neon", "cortex-m"]
@@ -82,6 +87,17 @@ def test_torch_model(name, target, tmp_path):
     model = tm.export(getattr(tm, cls)(), torch.randn(*shape), dynamo=False)
     x = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
     check(model, {model.graph.input[0].name: x}, target, tmp_path)
+
+
+@pytest.mark.parametrize("kind,case", [("conv_direct", c) for c in test_lower.DIRECT] + [("conv_flat", c) for c in test_lower.FLAT],
+                         ids=lambda v: v if isinstance(v, str) else test_lower._flat_id(v))
+def test_neon_conv_kernels(kind, case, tmp_path):
+    """The lowered convolutions on NEON (4-float transposes, 8 x 12 tiles): test_lower's cases."""
+    needs("neon")
+    model, feeds = test_lower._conv_model(**case)
+    g = lower(run_pipeline(import_model(model)), TARGET_SPECS["neon"])
+    assert kind in [n.op for n in g.nodes]
+    check(model, feeds, "neon", tmp_path)
 
 
 # symbols a bare-metal library may take from the toolchain: libm, and the compiler's memory helpers

@@ -162,7 +162,7 @@ class _Emitter:
             if key not in self.helpers:
                 self.helpers[key] = render(f"kernels/{template}.c.j2", omp=self.openmp, **hp)
         body = reindent(render(f"kernels/{plan.template}.c.j2", omp=self.openmp, vec=self.s.target.vec_width > 1,
-                               **plan.params))
+                               VW=self.s.target.vec_width, **plan.params))
         sig = ", ".join(params) or "void"
         key = sig + "\n" + body + str(plan.can_fail)
         if key not in self.kernels:
