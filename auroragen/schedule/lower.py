@@ -95,6 +95,15 @@ def lower(g: Graph, target: Target) -> Graph:
     return DeadCodeElimination().apply(rw.graph()) if changed else g
 
 
+def direct_tile_pixels(pixels: int, mr: int) -> int:
+    """Output pixels per tile of a direct conv: the target's mr, or one fewer when that computes at least 5%
+    fewer padded pixels (a 7x7 map: 50 in tiles of 5 against 54 in tiles of 6; a tile of mr - 1 pixels
+    does a little less arithmetic per load and per loop step)."""
+    def padded(m):
+        return -(-pixels // m) * m
+    return mr - 1 if mr > 2 and padded(mr - 1) * 1.05 <= padded(mr) else mr
+
+
 def _lower_conv_direct(rw: Rewriter, n, target: Target) -> bool:
     a, x = n.attrs, n.inputs[0]
     if target.vec_width == 1 or len(a["kernel"]) != 2 or all(k == 1 for k in a["kernel"]) or n.output.dtype is not DType.FLOAT:
@@ -104,7 +113,8 @@ def _lower_conv_direct(rw: Rewriter, n, target: Target) -> bool:
     if w is None or w.shape[0] // group < nr // 2:  # a panel at least half used
         return False
     ph, pw, _slack = conv_flat_geometry(x.shape, a["kernel"], a["dilations"], a["pads"])
-    attrs = dict(a, wshape=tuple(w.shape), mr=target.gemm_mr, nv=target.gemm_nv, nr=nr, work=ph * pw * (x.shape[1] // group))
+    attrs = dict(a, wshape=tuple(w.shape), mr=direct_tile_pixels(prod(n.output.shape[2:]), target.gemm_mr), nv=target.gemm_nv,
+                 nr=nr, work=ph * pw * (x.shape[1] // group))
     y, _work = rw.emit("conv_direct", (x, rw.constant(pack_conv_weights_hwc(w, group, nr)), *n.inputs[2:]), attrs, n.name)
     rw.replace(n.output, y)
     return True
