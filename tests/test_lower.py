@@ -101,6 +101,7 @@ DIRECT = [
     dict(cin=20, cout=32, hw=6, kernel=3, pad=1, group=2, relu=True, residual=True),  # two groups
     dict(cin=64, cout=40, hw=7, kernel=3, stride=1, pad=1, relu=True, residual=True),  # the last tile repeats a pixel
     dict(cin=9, cout=16, hw=5, kernel=5, stride=3, pad=0),  # one output pixel per row... and per column
+    dict(cin=8, cout=16, hw=10, kernel=3, pad=1, relu=True, act="Selu", residual=True),  # a scalar-only activation
 ]
 
 

@@ -29,7 +29,7 @@ in the store.
 
 from __future__ import annotations
 
-from math import prod
+from math import gcd, prod
 
 import numpy as np
 
@@ -113,8 +113,9 @@ def _lower_conv_direct(rw: Rewriter, n, target: Target) -> bool:
     if w is None or w.shape[0] // group < nr // 2:  # a panel at least half used
         return False
     ph, pw, _slack = conv_flat_geometry(x.shape, a["kernel"], a["dilations"], a["pads"])
-    attrs = dict(a, wshape=tuple(w.shape), mr=direct_tile_pixels(prod(n.output.shape[2:]), target.gemm_mr), nv=target.gemm_nv,
-                 nr=nr, work=ph * pw * (x.shape[1] // group))
+    mr = direct_tile_pixels(prod(n.output.shape[2:]), target.gemm_mr)
+    attrs = dict(a, wshape=tuple(w.shape), mr=mr, nv=target.gemm_nv, nr=nr, work=ph * pw * (x.shape[1] // group),
+                 gt=target.vec_width // gcd(mr, target.vec_width))
     y, _work = rw.emit("conv_direct", (x, rw.constant(pack_conv_weights_hwc(w, group, nr)), *n.inputs[2:]), attrs, n.name)
     rw.replace(n.output, y)
     return True

@@ -337,7 +337,7 @@ def plan_conv_direct(node: Node, step) -> Plan:
         roff, run = [i * dh * pw * cg for i in range(kh)], kw * cg
     else:
         roff, run = [(i * dh * pw + j * dw) * cg for i in range(kh) for j in range(kw)], cg
-    p.update(MR=mr, NV=nv, NR=nr, G=a["group"], PH=ph, PW=pw, KK=cg * kh * kw, roff=roff, L=run,
+    p.update(MR=mr, NV=nv, NR=nr, GT=a.get("gt", 1), G=a["group"], PH=ph, PW=pw, KK=cg * kh * kw, roff=roff, L=run,
              TILES=-(-p["O"][1] * p["O"][2] // mr), residual=_present(node, 3), act=_act(node), vact=_vact(node))
     return Plan("conv_direct", p, helpers=[("conv_micro", dict(mr=mr, nv=nv))],
                 what=_what(node) + _epi_text(node) + f", direct over channels-last padded planes, {mr}x{nr} tiles")

@@ -199,16 +199,17 @@ def unpack_conv_weights_hwc(wp: np.ndarray, wshape, group: int, nr: int) -> np.n
     return np.ascontiguousarray(a[:, :mg]).reshape(wshape)
 
 
-def _conv_direct_type(x, wp, b=None, residual=None, *, wshape, mr, nv, nr, work, **conv_attrs):
+def _conv_direct_type(x, wp, b=None, residual=None, *, wshape, mr, nv, nr, work, gt=1, **conv_attrs):
     return [_conv_type(x, TensorType(x.dtype, tuple(wshape)), b, residual, **conv_attrs), TensorType(x.dtype, (work,))]
 
 
 @register("conv_direct", infer=_conv_direct_type)
-def conv_direct(x, wp, b=None, residual=None, *, wshape, mr, nv, nr, work, **conv_attrs):
+def conv_direct(x, wp, b=None, residual=None, *, wshape, mr, nv, nr, work, gt=1, **conv_attrs):
     """A 2-D conv with its weights packed channels-last in panels of nr output channels (see
     pack_conv_weights_hwc). The second output is the workspace: one group's input planes copied
     zero-padded and channels-last, from which the microkernel broadcasts mr output pixels' inputs
-    against nr = nv vectors of output channels."""
+    against nr = nv vectors of output channels; gt tiles (gt * mr pixels: whole vectors) are stored at
+    a time."""
     w = unpack_conv_weights_hwc(wp, wshape, conv_attrs["group"], nr)
     return conv(x, w, b, residual, **conv_attrs), np.zeros(work, x.dtype)
 
