@@ -6,6 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
+BENCH_STAMP := $(VENV)/.installed-bench
 PYTEST_ARGS ?= -n 2
 
 .PHONY: demo test test-sanitize conformance bench fuzz lint clean
@@ -40,9 +41,15 @@ test-sanitize: $(TEST_STAMP)
 conformance: $(TEST_STAMP)
 	$(PY) tests/conformance.py --target $(or $(TARGET),generic) --jobs 2 --csv conformance.csv
 
-# auroragen against onnxruntime, alternating runs in one process: a table and benchmarks/results.csv
-bench: $(TEST_STAMP)
-	$(PY) benchmarks/bench.py --targets $(or $(TARGETS),generic,avx2) --threads $(or $(THREADS),1,2)
+$(BENCH_STAMP): $(TEST_STAMP)
+	$(PY) -m pip install -q -e '.[bench]'
+	touch $@
+
+# auroragen against onnxruntime, alternating runs in one process: a table, benchmarks/results.csv, and
+# this run's machine, tables and charts in docs/performance.md
+bench: $(BENCH_STAMP)
+	$(PY) benchmarks/bench.py --targets $(or $(TARGETS),generic,avx2) --threads $(or $(THREADS),1,2) \
+	  --models $(or $(MODELS),resnet18,mobilenetv2,transformer,mlp,lstm,ds-cnn,gemm512,convs) --docs docs/performance.md
 
 # mutated models through the compiler for MINUTES (default 10); crashes land in fuzz-crashes/
 fuzz: $(TEST_STAMP)

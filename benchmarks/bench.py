@@ -161,6 +161,128 @@ def time_pair(fa, fb, runs: int, warmup: int = 3) -> tuple[list[float], list[flo
     return ta, tb
 
 
+def machine() -> dict[str, str]:
+    """What the numbers were measured on: CPU, cores, vector ISA, caches, compiler, onnxruntime, date."""
+    import datetime
+    import subprocess
+
+    info = {}
+    cpu = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    names = [ln.split(":", 1)[1].strip() for ln in cpu.splitlines() if ln.startswith("model name")]
+    flags = next((ln.split(":", 1)[1].split() for ln in cpu.splitlines() if ln.startswith("flags")), [])
+    info["cpu"] = f"{names[0] if names else platform.machine()}, {os.cpu_count()} cores"
+    isa = [f for f in ("avx512f", "avx2", "fma") if f in flags]
+    info["vector ISA"] = " ".join(isa).upper() or platform.machine()
+    caches = []
+    for idx in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
+        try:
+            level, kind, size = ((idx / f).read_text().strip() for f in ("level", "type", "size"))
+        except OSError:
+            continue
+        caches.append(f"L{level}{'d' if kind == 'Data' else 'i' if kind == 'Instruction' else ''} {size}")
+    if caches:
+        info["caches"] = ", ".join(caches)
+    cc = subprocess.run(["cc", "--version"], capture_output=True, text=True)
+    info["compiler"] = cc.stdout.splitlines()[0] if cc.returncode == 0 and cc.stdout else "cc"
+    try:
+        import onnxruntime
+
+        info["onnxruntime"] = onnxruntime.__version__
+    except ImportError:
+        pass
+    info["date"] = datetime.date.today().isoformat()
+    return info
+
+
+def write_charts(rows: list[dict], peak: float | None, folder: Path) -> list[Path]:
+    """PNG charts: each model's latency ratio to onnxruntime, and the microbenchmarks' GFLOP/s beside the
+    measured peak (matplotlib, the bench extra; none without it)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("no charts: matplotlib is missing (pip install -e '.[bench]')")
+        return []
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    models = [r for r in rows if not micro_flops(r["model"])]
+    if models:
+        series = sorted({(r["target"], r["threads"]) for r in models})
+        names = list(dict.fromkeys(r["model"] for r in models))
+        fig, ax = plt.subplots(figsize=(8, 4))
+        width = 0.8 / len(series)
+        for k, (t, n) in enumerate(series):
+            vals = {r["model"]: r["ratio"] for r in models if (r["target"], r["threads"]) == (t, n)}
+            xs = [i + k * width for i, m in enumerate(names) if m in vals]
+            ax.bar(xs, [vals[m] for m in names if m in vals], width, label=f"{t}, {n} thread{'s' if n > 1 else ''}")
+        ax.axhline(1.0, color="black", linewidth=0.8)
+        ax.set_xticks([i + width * (len(series) - 1) / 2 for i in range(len(names))], names, rotation=20)
+        ax.set_ylabel("latency / onnxruntime's (lower is faster)")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        written.append(folder / "perf-ratio.png")
+        fig.savefig(written[-1], dpi=100)
+        plt.close(fig)
+    micro = [r for r in rows if micro_flops(r["model"]) and r["threads"] == 1 and r["target"] != "generic"]
+    if micro:
+        fig, ax = plt.subplots(figsize=(8, 4))
+        names = [f"{r['model']} {r['target']}" for r in micro]
+        ours = [micro_flops(r["model"]) / r["auroragen_ms"] * 1e-6 for r in micro]
+        theirs = [micro_flops(r["model"]) / r["onnxruntime_ms"] * 1e-6 for r in micro]
+        xs = range(len(micro))
+        ax.bar([x - 0.2 for x in xs], ours, 0.4, label="auroragen")
+        ax.bar([x + 0.2 for x in xs], theirs, 0.4, label="onnxruntime")
+        if peak:
+            ax.axhline(peak, color="black", linewidth=0.8, linestyle="--", label=f"measured peak {peak:.0f}")
+        ax.set_xticks(list(xs), names, rotation=60, ha="right", fontsize=7)
+        ax.set_ylabel("GFLOP/s, one thread")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        written.append(folder / "perf-gflops.png")
+        fig.savefig(written[-1], dpi=100)
+        plt.close(fig)
+    return written
+
+
+DOC_BEGIN, DOC_END = "<!-- bench:begin -->", "<!-- bench:end -->"
+
+
+def write_doc(path: Path, rows: list[dict], peak: float | None, info: dict, command: str, charts: list[Path]) -> None:
+    """Replace the part of the document between DOC_BEGIN and DOC_END with this run's machine and tables."""
+    lines = [DOC_BEGIN, "", f"`{command}`, medians of {rows[0]['runs']} alternating runs.", ""]
+    lines += [f"- {k}: {v}" for k, v in info.items()]
+    if peak:
+        lines.append(f"- peak FMA throughput of one core, measured in the same run: **{peak:.0f} GFLOP/s**")
+    lines.append("")
+    for (t, n) in sorted({(r["target"], r["threads"]) for r in rows}):
+        sel = [r for r in rows if (r["target"], r["threads"]) == (t, n)]
+        lines += [f"{t}, {n} thread{'s' if n > 1 else ''}:", "",
+                  "| model | auroragen ms | onnxruntime ms | ratio | GFLOP/s | arena KiB | compile s |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        ratios = []
+        for r in sel:
+            fl = micro_flops(r["model"])
+            gf = f"{fl / r['auroragen_ms'] * 1e-6:.1f}" if fl else ""
+            if not fl:
+                ratios.append(r["ratio"])
+            lines.append(f"| {r['model']} | {r['auroragen_ms']:.3f} | {r['onnxruntime_ms']:.3f} | {r['ratio']:.2f} | {gf} | "
+                         f"{r['arena_bytes'] / 1024:.0f} | {r['compile_s'] + r['cc_s']:.2f} |")
+        if ratios:
+            lines.append(f"| geometric mean of the models | | | **{float(np.exp(np.mean(np.log(ratios)))):.2f}** "
+                         f"(worst {max(ratios):.2f}) | | | |")
+        lines.append("")
+    lines += [f"![{c.stem}]({c.name})" for c in charts]
+    lines += ["", DOC_END]
+    text = path.read_text() if path.exists() else f"# Performance\n\n{DOC_BEGIN}\n{DOC_END}\n"
+    if DOC_BEGIN not in text or DOC_END not in text:
+        text = text.rstrip("\n") + f"\n\n## Latest run\n\n{DOC_BEGIN}\n{DOC_END}\n"
+    head, rest = text.split(DOC_BEGIN, 1)
+    tail = rest.split(DOC_END, 1)[1]
+    path.write_text(head + "\n".join(lines) + tail)
+
+
 def bench_one(name: str, target: str, runs: int, work: Path, threads: int = 1) -> dict:
     import onnxruntime as ort
 
@@ -211,6 +333,8 @@ def main(argv=None) -> int:
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--threads", default="1", help="thread counts to run, e.g. 1,2 (more than one: --openmp builds)")
     ap.add_argument("--csv", default=str(ROOT / "benchmarks" / "results.csv"))
+    ap.add_argument("--docs", metavar="MD", help="also write PNG charts beside MD and this run's machine and tables into "
+                                                 f"MD between {DOC_BEGIN} and {DOC_END} (make bench: docs/performance.md)")
     args = ap.parse_args(argv)
     thread_counts = [int(t) for t in args.threads.split(",")]
     # libgomp reads this once, when the first --openmp library is loaded: one count above 1 per run
@@ -255,6 +379,12 @@ def main(argv=None) -> int:
         w.writeheader()
         w.writerows(rows)
     print(f"wrote {args.csv}")
+    if args.docs:
+        doc = Path(args.docs)
+        charts = write_charts(rows, peak, doc.parent)
+        command = "python benchmarks/bench.py " + " ".join(a for a in (argv if argv is not None else sys.argv[1:]))
+        write_doc(doc, rows, peak, machine(), command.strip(), charts)
+        print(f"wrote {doc}" + "".join(f", {c}" for c in charts))
     return 0
 
 
