@@ -90,14 +90,36 @@ def test_runner_rejects_a_wrong_sized_input(tiny_cnn, tmp_path):
 
 
 def test_openmp_build_runs_and_matches(tiny_cnn, tmp_path):
+    """--openmp builds with -fopenmp; kernels too small to repay waking the threads stay serial."""
     out = tmp_path / "out"
     run_cli(tiny_cnn, "-o", out, "--openmp", check=True)
-    assert "#pragma omp parallel for" in (out / "model.c").read_text()
+    assert "#pragma omp" not in (out / "model.c").read_text(), "the tiny model's kernels are all below PARALLEL_MIN_WORK"
     assert "-fopenmp" in (out / "Makefile").read_text()
     subprocess.run(["make", "-s", "-C", str(out), f"CFLAGS={STRICT}"], check=True, capture_output=True)
     x = np.random.default_rng(4).standard_normal((1, 3, 16, 16)).astype(np.float32)
     (y,), _ = run_runner(out, "model", [x], [(np.float32, (1, 10))], tmp_path)
     np.testing.assert_allclose(y, reference(onnx.load(tiny_cnn), {"image": x})[0], rtol=1e-4, atol=1e-6)
+
+
+def test_openmp_parallelises_the_kernels_with_work(tmp_path):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((1, 16, 32, 32)).astype(np.float32)
+    w = (rng.standard_normal((32, 16, 3, 3)) * 0.1).astype(np.float32)
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1] * 4), helper.make_node("Relu", ["c"], ["r"]),
+             helper.make_node("MaxPool", ["r"], ["y"], kernel_shape=[2, 2], strides=[2, 2])]
+    path = tmp_path / "conv.onnx"
+    model = make_model(nodes, {"x": x}, ["y"], {"w": w})
+    onnx.save(model, str(path))
+    out = tmp_path / "out"
+    run_cli(path, "-o", out, "--openmp", check=True)
+    text = (out / "model.c").read_text()
+    conv, pool = text.split("/* max pool")[0], text.split("/* max pool")[1].split("\n}\n")[0]
+    assert "#pragma omp parallel for" in conv, "the 4.7M multiply-add convolution runs in parallel"
+    assert "#pragma omp" not in pool, "the 8K-element pooling does not"
+    env = {**os.environ, "OMP_NUM_THREADS": "2"}
+    subprocess.run(["make", "-s", "-C", str(out), f"CFLAGS={STRICT}"], check=True, capture_output=True, env=env)
+    (y,), _ = run_runner(out, "model", [x], [(np.float32, (1, 32, 16, 16))], tmp_path)
+    np.testing.assert_allclose(y, reference(model, {"x": x})[0], rtol=1e-4, atol=1e-5)
 
 
 def test_without_openmp_no_pragma_or_header_appears(tiny_cnn, tmp_path):

@@ -48,6 +48,33 @@ def reindent(body: str, base: int = 1) -> str:
     return "\n".join(out)
 
 
+# Kernels with fewer multiply-adds than this run on one thread under --openmp: waking the team and
+# joining it again costs microseconds, about what two threads would save on them.
+PARALLEL_MIN_WORK = 1 << 17
+
+
+def parallel_work(node) -> int:
+    """About how many multiply-adds (or window steps) a kernel does: what decides its parallel loops."""
+    out = int(np.prod(node.outputs[0].shape)) if node.outputs else 0
+    a = node.attrs
+    if node.op in ("conv_direct", "conv_gemm"):
+        return out * int(np.prod(a["wshape"][1:]))
+    if node.op in ("conv", "conv_flat"):
+        return out * int(np.prod(node.inputs[1].shape[1:]))
+    if node.op == "conv_transpose":
+        return int(np.prod(node.inputs[0].shape)) * int(np.prod(node.inputs[1].shape[1:]))
+    if node.op == "dense":
+        return out * a["k"]
+    if node.op == "matmul":
+        return out * (node.inputs[0].shape[-1] if node.inputs[0].shape else 1)
+    if node.op == "fused_attention":
+        q, kt, v = node.inputs[:3]
+        return int(np.prod(q.shape)) * kt.shape[-1] + out * v.shape[-2]
+    if "kernel" in a:  # pools
+        return out * int(np.prod(a["kernel"]))
+    return out
+
+
 def shape_text(v: Value) -> str:
     return f"{'x'.join(map(str, v.shape)) or 'scalar'} {v.dtype.short}"
 
@@ -161,7 +188,8 @@ class _Emitter:
             key = (template, tuple(sorted(hp.items())))
             if key not in self.helpers:
                 self.helpers[key] = render(f"kernels/{template}.c.j2", omp=self.openmp, **hp)
-        body = reindent(render(f"kernels/{plan.template}.c.j2", omp=self.openmp, vec=self.s.target.vec_width > 1,
+        omp = self.openmp and parallel_work(node) >= PARALLEL_MIN_WORK
+        body = reindent(render(f"kernels/{plan.template}.c.j2", omp=omp, vec=self.s.target.vec_width > 1,
                                VW=self.s.target.vec_width, **plan.params))
         sig = ", ".join(params) or "void"
         key = sig + "\n" + body + str(plan.can_fail)
