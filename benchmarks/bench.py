@@ -6,9 +6,10 @@ For each model, target and thread count: export (torch==2.13.0, cached in benchm
 compile (timing load, passes, schedule+emit and cc; with more than one thread the build uses
 --openmp and OMP_NUM_THREADS), then time P_run through cffi and an onnxruntime session with
 the same number of threads alternately after a warm-up, and report medians and their ratio.
-With more than one thread the two alternate in blocks of BLOCK runs (the first of each block not
-counted): both thread pools spin idle for a while after a run, and on a machine with no spare cores
-that would eat the other's next run. onnxruntime keeps its default settings.
+With more than one thread the two alternate in blocks of BLOCK runs, each after a pause of PAUSE
+seconds and with its first run not counted: both thread pools spin idle for a while after a run, and
+on a machine with no spare cores that would eat the other's next runs. onnxruntime keeps its default
+settings.
 Prints a table and writes a CSV. Machines are shared: compare ratios from one run.
 """
 
@@ -48,7 +49,8 @@ def _torch_models():
 
 MODELS = ["resnet18", "mobilenetv2", "transformer", "mlp", "lstm", "ds-cnn"]
 GEMM_SIZE = 512
-BLOCK = 5  # runs per block when timing with more than one thread
+BLOCK = 5  # runs per block when timing with more than one thread ...
+PAUSE = 0.2  # ... each after this many seconds of rest
 # ResNet-18's convolution shapes (input channels, input size, output channels, kernel, stride), each as
 # conv + relu: the convolution microbenchmarks, named conv-C-H-M-kK-sS
 RESNET18_CONVS = [(3, 224, 64, 7, 2), (64, 56, 64, 3, 1), (64, 56, 128, 3, 2), (64, 56, 128, 1, 2), (128, 28, 128, 3, 1),
@@ -146,15 +148,18 @@ def feeds_for(model: onnx.ModelProto) -> dict[str, np.ndarray]:
     return out
 
 
-def time_pair(fa, fb, runs: int, warmup: int = 3, block: int = 1) -> tuple[list[float], list[float]]:
-    """Times of runs calls each of fa and fb, alternating blocks of `block` calls (the first call of each
-    block is dropped when blocks are longer than one: it pays for the other's threads winding down)."""
+def time_pair(fa, fb, runs: int, warmup: int = 3, block: int = 1, pause: float = 0.0) -> tuple[list[float], list[float]]:
+    """Times of runs calls each of fa and fb, alternating blocks of `block` calls. With blocks longer than
+    one, each block starts after `pause` seconds (for the other side's idle threads to stop spinning) and
+    its first call, which wakes this side's threads, is not counted."""
     for _ in range(warmup):
         fa()
         fb()
     ta, tb = [], []
     while len(ta) < runs:
         for f, times in ((fa, ta), (fb, tb)):
+            if pause:
+                time.sleep(pause)
             for k in range(block + (block > 1)):
                 t0 = time.perf_counter()
                 f()
@@ -312,9 +317,12 @@ def bench_one(name: str, target: str, runs: int, work: Path, threads: int = 1) -
     ours = m(**feeds)
     theirs = sess.run(None, feeds)
     err = max(float(np.max(np.abs(a.astype(np.float64) - b))) for a, b in zip(ours, theirs))
-    # with threads, in blocks: each side's idle workers spin for a while after its run (libgomp's and
-    # onnxruntime's both), which on a machine with as many cores as threads eats the other's next run
-    ta, tb = time_pair(lambda: m(**feeds), lambda: sess.run(None, feeds), runs, block=1 if threads == 1 else BLOCK)
+    # with threads, in blocks after a pause: each side's idle workers spin for a while after its runs
+    # (onnxruntime's for longer than libgomp's), which on a machine with as many cores as threads would
+    # take a core from the other side's next runs
+    multi = threads > 1
+    ta, tb = time_pair(lambda: m(**feeds), lambda: sess.run(None, feeds), runs, block=BLOCK if multi else 1,
+                       pause=PAUSE if multi else 0.0)
     a_ms, b_ms = statistics.median(ta) * 1e3, statistics.median(tb) * 1e3
     tm = res.timings
     return dict(model=name, target=target, threads=threads, auroragen_ms=round(a_ms, 3), onnxruntime_ms=round(b_ms, 3),
