@@ -46,7 +46,9 @@ class Model:
                 raise AuroraError(f"building {lib} failed: {(r.stderr or r.stdout).strip()[-2000:]}")
         self.ffi = cffi.FFI()
         self.ffi.cdef(_CDEF.format(P=P))
-        self.lib = self.ffi.dlopen(os.fspath(lib.resolve()))
+        # never unloaded: an --openmp library's worker threads (spinning under OMP_WAIT_POLICY=active) would
+        # otherwise run on in unmapped code when the interpreter exits
+        self.lib = self.ffi.dlopen(os.fspath(lib.resolve()), self.ffi.RTLD_NOW | getattr(self.ffi, "RTLD_NODELETE", 0))
         self._run = getattr(self.lib, f"{P}_run")
         self.arena_bytes = int(getattr(self.lib, f"{P}_arena_bytes")())
         self._local = threading.local()  # one arena per calling thread: calls may run concurrently

@@ -120,6 +120,12 @@ def test_openmp_parallelises_the_kernels_with_work(tmp_path):
     subprocess.run(["make", "-s", "-C", str(out), f"CFLAGS={STRICT}"], check=True, capture_output=True, env=env)
     (y,), _ = run_runner(out, "model", [x], [(np.float32, (1, 32, 16, 16))], tmp_path)
     np.testing.assert_allclose(y, reference(model, {"x": x})[0], rtol=1e-4, atol=1e-5)
+    # loaded into Python with busy-waiting workers, the interpreter exits cleanly (the library stays mapped)
+    code = ("import sys, numpy as np, auroragen; m = auroragen.load(sys.argv[1]); "
+            "m(np.zeros((1, 16, 32, 32), np.float32)); print('ran')")
+    r = subprocess.run([sys.executable, "-c", code, str(out)], capture_output=True, text=True,
+                       env={**env, "OMP_WAIT_POLICY": "active"})
+    assert r.returncode == 0 and r.stdout.strip() == "ran", r.stderr[-2000:]
 
 
 def test_without_openmp_no_pragma_or_header_appears(tiny_cnn, tmp_path):
