@@ -100,6 +100,15 @@ def test_neon_conv_kernels(kind, case, tmp_path):
     check(model, feeds, "neon", tmp_path)
 
 
+@pytest.mark.parametrize("mixed", [False, True], ids=["chain", "mixed"])
+def test_neon_channels_last_between_convs(mixed, tmp_path):
+    needs("neon")
+    model, feeds = test_lower._block_model(mixed)
+    g = lower(run_pipeline(import_model(model)), TARGET_SPECS["neon"])
+    assert any(n.attrs.get("x_hwc") for n in g.nodes if n.op == "conv_direct")
+    check(model, feeds, "neon", tmp_path)
+
+
 # symbols a bare-metal library may take from the toolchain: libm, and the compiler's memory helpers
 FREESTANDING_OK = {"memcpy", "memset", "memmove", "expf", "logf", "tanhf", "erff", "sqrtf", "powf", "floorf", "ceilf",
                    "fabsf", "fmodf", "nearbyintf", "exp", "log", "sqrt", "floor", "ceil", "pow", "fmod", "fabs"}

@@ -122,9 +122,10 @@ def test_conv_direct_matches_onnxruntime(tmp_path, target, case):
 
 
 def _expected_conv(case, target):
-    """conv_direct on vector targets for kernels over 1x1 with half a panel of output channels per group."""
+    """conv_direct on vector targets but for 1x1 stride-1 kernels, with half a panel of output channels per group."""
     t = TARGETS[target]
-    direct = t.vec_width > 1 and case["kernel"] != 1 and case["cout"] // case.get("group", 1) >= t.gemm_nr // 2
+    one = case["kernel"] == 1 and case.get("stride", 1) == 1
+    direct = t.vec_width > 1 and not one and case["cout"] // case.get("group", 1) >= t.gemm_nr // 2
     return "conv_direct" if direct else "conv_gemm"
 
 
@@ -135,6 +136,64 @@ def _check_conv(tmp_path, target, case, lowered):
     assert [n.op for n in g.nodes].count(lowered) == 1, f"the convolution did not become {lowered}"
     got = compile_and_run(model, feeds, tmp_path / "out", target=target)
     np.testing.assert_allclose(got[0], ort_reference(model, feeds)[0], rtol=1e-4, atol=1e-4)
+
+
+def _block_model(mixed: bool):
+    """Convolutions in a chain, as in ResNet: a residual block (c2 adds r1), a downsampling pair (c3 3x3
+    stride 2 and c4 1x1 stride 2 both read r2, with different padding), c5 with uneven padding adding c4.
+    With `mixed`, r2 is also a graph output and feeds a pooling: it must stay NCHW."""
+    rng = np.random.default_rng(3)
+
+    def conv(name, x, cin, cout, k, s=1, pads=(1, 1, 1, 1)):
+        inits[f"{name}w"] = (rng.standard_normal((cout, cin, k, k)) / np.sqrt(cin * k * k)).astype(np.float32)
+        inits[f"{name}b"] = rng.standard_normal(cout).astype(np.float32)
+        return helper.make_node("Conv", [x, f"{name}w", f"{name}b"], [name], strides=[s, s], pads=list(pads))
+
+    inits = {}
+    nodes = [conv("c1", "x", 8, 20, 3), helper.make_node("Relu", ["c1"], ["r1"]),
+             conv("c2", "r1", 20, 20, 3), helper.make_node("Add", ["c2", "r1"], ["s2"]), helper.make_node("Relu", ["s2"], ["r2"]),
+             conv("c3", "r2", 20, 16, 3, 2), helper.make_node("Relu", ["c3"], ["r3"]),
+             conv("c4", "r2", 20, 16, 1, 2, (0, 0, 0, 0)),
+             conv("c5", "r3", 16, 16, 3, 1, (0, 1, 2, 1)), helper.make_node("Add", ["c5", "c4"], ["s5"]),
+             helper.make_node("Relu", ["s5"], ["y"])]
+    outputs = ["y"]
+    if mixed:
+        nodes.append(helper.make_node("GlobalAveragePool", ["r2"], ["pooled"]))
+        outputs += ["pooled", "r2"]
+    feeds = {"x": rng.standard_normal((1, 8, 12, 12)).astype(np.float32)}
+    return make_model(nodes, feeds, outputs, inits), feeds
+
+
+@pytest.mark.parametrize("target", HOST)
+@pytest.mark.parametrize("mixed", [False, True], ids=["chain", "mixed"])
+def test_tensors_between_direct_convs_stay_channels_last(tmp_path, target, mixed):
+    """A conv_direct result read only by conv_directs is written channels-last, padded for the largest
+    padding its readers need, and read in place (input or residual); one read by anything else, or a
+    graph output, stays NCHW. Results match onnxruntime through the ABI."""
+    model, feeds = _block_model(mixed)
+    g = lower(run_pipeline(import_model(model)), TARGETS[target])
+    direct = [n for n in g.nodes if n.op == "conv_direct"]
+    if TARGETS[target].vec_width > 1:
+        assert len(direct) == 5
+        by_shape = {(n.attrs["kernel"][0], n.attrs["strides"][0], tuple(n.attrs["pads"])): n for n in direct}
+        pad1 = (1, 1, 1, 1)
+        c3, c4, c5 = (by_shape[k] for k in ((3, 2, pad1), (1, 2, (0, 0, 0, 0)), (3, 1, (0, 1, 2, 1))))
+        c1, c2 = (n for n in direct if n not in (c3, c4, c5))  # in graph order: c2 reads c1's result
+        assert c1.attrs.get("y_hwc") == pad1 and c2.attrs.get("x_hwc") == pad1 and c2.attrs.get("r_hwc") == pad1
+        assert c3.attrs.get("y_hwc") == (0, 1, 2, 1) and c5.attrs.get("x_hwc") == (0, 1, 2, 1)
+        # the add of c4 and c5 fuses into one of them: the other is its channels-last residual; the sum is NCHW
+        adder, other = (c4, c5) if len(c4.inputs) > 3 and c4.inputs[3] is not None else (c5, c4)
+        assert adder.attrs.get("r_hwc") == (0, 0, 0, 0) and other.attrs.get("y_hwc") == (0, 0, 0, 0)
+        assert not adder.attrs.get("y_hwc")
+        if mixed:
+            assert not c2.attrs.get("y_hwc") and not c3.attrs.get("x_hwc") and not c4.attrs.get("x_hwc")
+        else:  # r2 is padded for c3 (pad 1); c4 (pad 0) reads inside that padding
+            assert c2.attrs.get("y_hwc") == pad1 and c3.attrs.get("x_hwc") == pad1 and c4.attrs.get("x_hwc") == pad1
+    else:
+        assert not direct
+    got = compile_and_run(model, feeds, tmp_path / "out", target=target)
+    for k, want in enumerate(ort_reference(model, feeds)):
+        np.testing.assert_allclose(got[k], want, rtol=1e-4, atol=1e-4)
 
 
 def _dense_model(rows, k, n, op, residual):

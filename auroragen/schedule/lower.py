@@ -1,9 +1,10 @@
 """Target lowering: rewrite ops into the forms the target's fast kernels take, after the graph passes.
 
-conv -> conv_direct: on vector targets a 2-D float convolution with constant weights, a kernel larger
-than 1x1 and at least half a vector panel of output channels per group is computed directly from a
-zero-padded channels-last copy of the input (any stride and dilation): the microkernel broadcasts the
-inputs of mr output pixels against weights packed in panels of nr output channels.
+conv -> conv_direct: on vector targets a 2-D float convolution with constant weights (but a 1x1
+stride-1 one) and at least half a vector panel of output channels per group is computed directly from
+a zero-padded channels-last copy of the input (any stride and dilation): the microkernel broadcasts the
+inputs of mr output pixels against weights packed in panels of nr output channels. Between two such
+convolutions the tensor stays channels-last (keep_channels_last).
 
 conv -> conv_gemm: a float convolution with constant weights and at least a few output channels
 per group runs as a GEMM over packed weights (packed here, once, at compile time: the microkernel's
@@ -92,7 +93,55 @@ def lower(g: Graph, target: Target) -> Graph:
             changed = True
         else:
             rw.keep(n)
-    return DeadCodeElimination().apply(rw.graph()) if changed else g
+    if not changed:
+        return g
+    g = DeadCodeElimination().apply(rw.graph())
+    return keep_channels_last(g) if target.vec_width > 1 else g
+
+
+def keep_channels_last(g: Graph) -> Graph:
+    """A conv_direct result read only by other conv_directs (group 1, as their input or residual) is
+    written channels-last, zero-padded for the largest padding its readers need, and read that way: no
+    copy into the workspace before the readers, no transposes after the writer (ResNet's blocks)."""
+    users = g.users()
+    outputs = set(g.outputs)
+
+    def direct(n):
+        return n.op == "conv_direct" and n.attrs["group"] == 1
+
+    pads: dict = {}
+    for n in g.nodes:
+        v = n.outputs[0] if direct(n) else None
+        if v is None or v in outputs or not users.get(v):
+            continue
+        need = (0, 0, 0, 0)
+        for u in users[v]:
+            roles = {k for k, x in enumerate(u.inputs) if x is v}
+            if not direct(u) or roles - {0, 3}:
+                break
+            if 0 in roles:
+                need = tuple(max(a, b) for a, b in zip(need, u.attrs["pads"]))
+        else:
+            pads[v] = need
+    if not pads:
+        return g
+    rw = Rewriter(g)
+    for n in g.nodes:
+        ins = n.inputs
+        hwc = {k: pads[ins[k]] for k in (0, 3) if n.op == "conv_direct" and len(ins) > k and ins[k] in pads}
+        if not hwc and n.outputs[0] not in pads:
+            rw.keep(n)
+            continue
+        a = dict(n.attrs)
+        if 0 in hwc:
+            a.update(x_hwc=hwc[0], work=0)
+        if 3 in hwc:
+            a["r_hwc"] = hwc[3]
+        if n.outputs[0] in pads:
+            a["y_hwc"] = pads[n.outputs[0]]
+        y, _work = rw.emit("conv_direct", ins, a, n.name)
+        rw.replace(n.outputs[0], y)
+    return rw.graph()
 
 
 def direct_tile_pixels(pixels: int, mr: int) -> int:
@@ -106,7 +155,8 @@ def direct_tile_pixels(pixels: int, mr: int) -> int:
 
 def _lower_conv_direct(rw: Rewriter, n, target: Target) -> bool:
     a, x = n.attrs, n.inputs[0]
-    if target.vec_width == 1 or len(a["kernel"]) != 2 or all(k == 1 for k in a["kernel"]) or n.output.dtype is not DType.FLOAT:
+    one = all(k == 1 for k in a["kernel"]) and all(s == 1 for s in a["strides"])  # a GEMM reading the input in place
+    if target.vec_width == 1 or len(a["kernel"]) != 2 or one or n.output.dtype is not DType.FLOAT:
         return False
     w = _dense_weights(rw, n.inputs[1])
     group, nr = a["group"], target.gemm_nr

@@ -44,10 +44,11 @@ def _present(node: Node, k: int) -> bool:
     return len(node.inputs) > k and node.inputs[k] is not None
 
 
-def _conv_params(node: Node, transposed: bool) -> dict:
+def _conv_params(node: Node, transposed: bool, x_shape=None, y_shape=None) -> dict:
     """Shape and window parameters of conv / conv_transpose as 3-D (1-D and 2-D get leading spatial axes of
     size 1), and per axis and kernel tap the range of loop indices (output for conv, input for the
-    transposed one) whose other index lies inside its tensor."""
+    transposed one) whose other index lies inside its tensor. x_shape / y_shape: the logical NCHW shapes
+    of an input / result stored otherwise (channels-last)."""
     a = node.attrs
     x, y = node.inputs[0], node.outputs[0]
     r = len(a["kernel"])
@@ -58,11 +59,12 @@ def _conv_params(node: Node, transposed: bool) -> dict:
         return [fill] * (3 - r) + list(v)
 
     k, s, d, pad = full(a["kernel"], 1), full(a["strides"], 1), full(a["dilations"], 1), full(a["pads"][:r], 0)
-    i, o = full(x.shape[2:], 1), full(y.shape[2:], 1)
+    x_shape, y_shape = x_shape or x.shape, y_shape or y.shape
+    i, o = full(x_shape[2:], 1), full(y_shape[2:], 1)
     loop, other = (i, o) if transposed else (o, i)
     ranges = [[_valid_range(loop[ax], other[ax], s[ax], pad[ax], t * d[ax]) for t in range(k[ax])] for ax in range(3)]
     g = a["group"]
-    n, c, m = x.shape[0], x.shape[1], y.shape[1]
+    n, c, m = x_shape[0], x_shape[1], y_shape[1]
     return dict(N=n, C=c, M=m, CG=c // g, MG=m // g, K=k, S=s, Dl=d, P=pad, I=i, O=o,
                 lo=[[lo for lo, _ in rr] for rr in ranges], hi=[[hi for _, hi in rr] for rr in ranges],
                 has_bias=_present(node, 2), ctype=x.dtype.ctype)
@@ -324,23 +326,39 @@ def plan_conv_gemm(node: Node, step) -> Plan:
 
 @kernel("conv_direct")
 def plan_conv_direct(node: Node, step) -> Plan:
-    """(Output-channel panel, pixel tile) work items over a channels-last zero-padded copy of the input,
-    with bias, residual and activation applied as each tile is stored."""
+    """(Output-channel panel, pixel tiles) work items over a channels-last zero-padded copy of the input
+    (or the input itself, already channels-last), with bias, residual and activation applied as each
+    group of tiles is stored (transposed back to NCHW, or channels-last as it is)."""
+    from ...ir.ops.nn import hwc_logical
     from ...schedule.lower import conv_flat_geometry
 
     a = node.attrs
-    p = _conv_params(node, transposed=False)
+    x, y = node.inputs[0], node.outputs[0]
+    xh, yh, rh = a.get("x_hwc"), a.get("y_hwc"), a.get("r_hwc")
+    xs = hwc_logical(x.type, xh).shape if xh else x.shape
+    ys = hwc_logical(y.type, yh).shape if yh else y.shape
+    p = _conv_params(node, transposed=False, x_shape=xs, y_shape=ys)
     mr, nv, nr = a["mr"], a["nv"], a["nr"]
-    ph, pw, _slack = conv_flat_geometry(node.inputs[0].shape, a["kernel"], a["dilations"], a["pads"])
+    ph, pw, _slack = conv_flat_geometry(xs, a["kernel"], a["dilations"], a["pads"])
     cg, (kh, kw), (dh, dw) = p["CG"], p["K"][1:], p["Dl"][1:]
+    row = x.shape[2] if xh else pw  # floats per row of the planes read, over cg
     if dw == 1:  # a kernel row is one run of kw pixels' channels
-        roff, run = [i * dh * pw * cg for i in range(kh)], kw * cg
+        roff, run = [i * dh * row * cg for i in range(kh)], kw * cg
     else:
-        roff, run = [(i * dh * pw + j * dw) * cg for i in range(kh) for j in range(kw)], cg
+        roff, run = [(i * dh * row + j * dw) * cg for i in range(kh) for j in range(kw)], cg
+    pads = a["pads"]
     p.update(MR=mr, NV=nv, NR=nr, GT=a.get("gt", 1), G=a["group"], PH=ph, PW=pw, KK=cg * kh * kw, roff=roff, L=run,
-             TILES=-(-p["O"][1] * p["O"][2] // mr), residual=_present(node, 3), act=_act(node), vact=_vact(node))
+             TILES=-(-p["O"][1] * p["O"][2] // mr), residual=_present(node, 3), act=_act(node), vact=_vact(node),
+             ROW=row, x_hwc=bool(xh), y_hwc=yh, r_hwc=rh)
+    if xh:  # the planes start inside the input's own padding, as far in as it exceeds this conv's
+        p.update(XB=int(np.prod(x.shape[1:])), XOFF=((xh[0] - pads[0]) * x.shape[2] + xh[1] - pads[1]) * cg)
+    if yh:
+        p.update(YH=y.shape[1], YW=y.shape[2])
+    if rh:
+        p.update(RW=ys[3] + rh[1] + rh[3], RB=(ys[2] + rh[0] + rh[2]) * (ys[3] + rh[1] + rh[3]) * ys[1])
+    layout = "".join(f", {w} channels-last" for w, h in (("input", xh), ("residual", rh), ("result", yh)) if h)
     return Plan("conv_direct", p, helpers=[("conv_micro", dict(mr=mr, nv=nv))],
-                what=_what(node) + _epi_text(node) + f", direct over channels-last padded planes, {mr}x{nr} tiles")
+                what=_what(node) + _epi_text(node) + f", direct over channels-last padded planes, {mr}x{nr} tiles{layout}")
 
 
 @kernel("dense")

@@ -199,19 +199,47 @@ def unpack_conv_weights_hwc(wp: np.ndarray, wshape, group: int, nr: int) -> np.n
     return np.ascontiguousarray(a[:, :mg]).reshape(wshape)
 
 
-def _conv_direct_type(x, wp, b=None, residual=None, *, wshape, mr, nv, nr, work, gt=1, **conv_attrs):
-    return [_conv_type(x, TensorType(x.dtype, tuple(wshape)), b, residual, **conv_attrs), TensorType(x.dtype, (work,))]
+def hwc_physical(t: TensorType, pads) -> TensorType:
+    """The channels-last buffer of a logical [N, C, H, W] tensor, zero-padded by (top, left, bottom, right)."""
+    n, c, h, w = t.shape
+    return t.with_shape((n, h + pads[0] + pads[2], w + pads[1] + pads[3], c))
+
+
+def hwc_logical(t: TensorType, pads) -> TensorType:
+    n, ph, pw, c = t.shape
+    return t.with_shape((n, c, ph - pads[0] - pads[2], pw - pads[1] - pads[3]))
+
+
+def to_hwc(a: np.ndarray, pads) -> np.ndarray:
+    return np.pad(a.transpose(0, 2, 3, 1), [(0, 0), (pads[0], pads[2]), (pads[1], pads[3]), (0, 0)])
+
+
+def from_hwc(a: np.ndarray, pads) -> np.ndarray:
+    return np.ascontiguousarray(a[:, pads[0]:a.shape[1] - pads[2], pads[1]:a.shape[2] - pads[3]].transpose(0, 3, 1, 2))
+
+
+def _conv_direct_type(x, wp, b=None, residual=None, *, wshape, mr, nv, nr, work, gt=1, x_hwc=None, y_hwc=None, r_hwc=None,
+                      **conv_attrs):
+    xl = hwc_logical(x, x_hwc) if x_hwc else x
+    rl = hwc_logical(residual, r_hwc) if residual is not None and r_hwc else residual
+    y = _conv_type(xl, TensorType(x.dtype, tuple(wshape)), b, rl, **conv_attrs)
+    return [hwc_physical(y, y_hwc) if y_hwc else y, TensorType(x.dtype, (work,))]
 
 
 @register("conv_direct", infer=_conv_direct_type)
-def conv_direct(x, wp, b=None, residual=None, *, wshape, mr, nv, nr, work, gt=1, **conv_attrs):
+def conv_direct(x, wp, b=None, residual=None, *, wshape, mr, nv, nr, work, gt=1, x_hwc=None, y_hwc=None, r_hwc=None,
+                **conv_attrs):
     """A 2-D conv with its weights packed channels-last in panels of nr output channels (see
     pack_conv_weights_hwc). The second output is the workspace: one group's input planes copied
     zero-padded and channels-last, from which the microkernel broadcasts mr output pixels' inputs
     against nr = nv vectors of output channels; gt tiles (gt * mr pixels: whole vectors) are stored at
-    a time."""
+    a time. With x_hwc (y_hwc, r_hwc) the input (result, residual) is such a channels-last buffer
+    already, zero-padded by those (top, left, bottom, right) pads: no copy, no transposes."""
+    xl = from_hwc(x, x_hwc) if x_hwc else x
+    rl = from_hwc(residual, r_hwc) if residual is not None and r_hwc else residual
     w = unpack_conv_weights_hwc(wp, wshape, conv_attrs["group"], nr)
-    return conv(x, w, b, residual, **conv_attrs), np.zeros(work, x.dtype)
+    y = conv(xl, w, b, rl, **conv_attrs)
+    return to_hwc(y, y_hwc) if y_hwc else y, np.zeros(work, x.dtype)
 
 
 def _conv_flat_type(x, w, b=None, residual=None, *, work, **conv_attrs):
