@@ -90,7 +90,7 @@ def compile_graph(graph: Graph, target: str = "generic", out_dir: str | os.PathL
     if target not in IMPLEMENTED:
         raise AuroraError(f"target {target!r} is not implemented yet (implemented: {', '.join(IMPLEMENTED)})")
     t0 = time.perf_counter()
-    sched = build_schedule(lower(graph, TARGETS[target]), TARGETS[target])
+    sched = build_schedule(lower(graph, TARGETS[target], parallel=openmp), TARGETS[target])
     out = Path(out_dir)
     _check_out(out)
     parent = out.resolve().parent

@@ -84,12 +84,13 @@ def _dense_weights(rw: Rewriter, v):
     return c if isinstance(c, np.ndarray) else None
 
 
-def lower(g: Graph, target: Target) -> Graph:
-    g = map_regions(g, lambda r: lower(r, target))
+def lower(g: Graph, target: Target, parallel: bool = False) -> Graph:
+    """parallel: the code is built with --openmp (kernels whose parallel form needs more workspace)."""
+    g = map_regions(g, lambda r: lower(r, target, parallel))
     rw = Rewriter(g)
     changed = False
     for n in g.nodes:
-        if any(f(rw, n, target) for f in LOWERINGS.get(n.op, ())):
+        if any(f(rw, n, target, parallel) for f in LOWERINGS.get(n.op, ())):
             changed = True
         else:
             rw.keep(n)
@@ -153,7 +154,7 @@ def direct_tile_pixels(pixels: int, mr: int) -> int:
     return mr - 1 if mr > 2 and padded(mr - 1) * 1.05 <= padded(mr) else mr
 
 
-def _lower_conv_direct(rw: Rewriter, n, target: Target) -> bool:
+def _lower_conv_direct(rw: Rewriter, n, target: Target, parallel: bool) -> bool:
     a, x = n.attrs, n.inputs[0]
     one = all(k == 1 for k in a["kernel"]) and all(s == 1 for s in a["strides"])  # a GEMM reading the input in place
     if target.vec_width == 1 or len(a["kernel"]) != 2 or one or n.output.dtype is not DType.FLOAT:
@@ -171,7 +172,7 @@ def _lower_conv_direct(rw: Rewriter, n, target: Target) -> bool:
     return True
 
 
-def _lower_conv_gemm(rw: Rewriter, n, target: Target) -> bool:
+def _lower_conv_gemm(rw: Rewriter, n, target: Target, parallel: bool) -> bool:
     w = _dense_weights(rw, n.inputs[1])
     if w is None or n.output.dtype is not DType.FLOAT or w.shape[0] // n.attrs["group"] < min(4, target.gemm_mr):
         return False
@@ -198,7 +199,7 @@ def _lower_conv_gemm(rw: Rewriter, n, target: Target) -> bool:
     return True
 
 
-def _lower_dense(rw: Rewriter, n, target: Target) -> bool:
+def _lower_dense(rw: Rewriter, n, target: Target, parallel: bool) -> bool:
     a, b = n.inputs[0], n.inputs[1]
     w = _dense_weights(rw, b)
     if w is None or w.ndim != 2 or n.output.dtype is not DType.FLOAT or a.type.rank < 1:
@@ -231,7 +232,7 @@ def _lower_dense(rw: Rewriter, n, target: Target) -> bool:
     return True
 
 
-def _lower_rnn(rw: Rewriter, n, target: Target) -> bool:
+def _lower_rnn(rw: Rewriter, n, target: Target, parallel: bool) -> bool:
     x, w, r = n.inputs[:3]
     a = n.attrs
     w, r = _dense_weights(rw, w), _dense_weights(rw, r)
@@ -261,15 +262,16 @@ def conv_flat_geometry(x_shape, kernel, dilations, pads, strides=(1, 1)) -> tupl
     return ph, pw, (kernel[1] - 1) * dilations[1] // strides[1]
 
 
-def _lower_conv_flat(rw: Rewriter, n, target: Target) -> bool:
+def _lower_conv_flat(rw: Rewriter, n, target: Target, parallel: bool) -> bool:
     a = n.attrs
     x, y = n.inputs[0], n.output
     if len(a["kernel"]) != 2 or x.dtype is not DType.FLOAT:
         return False
     ph, pw, slack = conv_flat_geometry(x.shape, a["kernel"], a["dilations"], a["pads"], a["strides"])
-    cg = x.shape[1] // a["group"]
-    work = cg * prod(a["strides"]) * ph * pw + slack + y.shape[2] * pw
-    out, _work = rw.emit("conv_flat", n.inputs, dict(a, work=work), n.name)
+    # one group's planes at a time; in parallel, every group's (their output channels run side by side)
+    planes = x.shape[1] if parallel else x.shape[1] // a["group"]
+    work = planes * prod(a["strides"]) * ph * pw + slack
+    out, _work = rw.emit("conv_flat", n.inputs, dict(a, work=work, parallel=int(parallel)), n.name)
     rw.replace(y, out)
     return True
 
