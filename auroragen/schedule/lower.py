@@ -154,6 +154,11 @@ def direct_tile_pixels(pixels: int, mr: int) -> int:
     return mr - 1 if mr > 2 and padded(mr - 1) * 1.05 <= padded(mr) else mr
 
 
+def direct_subsamples(a: dict) -> bool:
+    """Whether a conv_direct copying its input copies only every stride-th pixel: an unpadded 1x1 kernel."""
+    return all(k == 1 for k in a["kernel"]) and not any(a["pads"]) and not a.get("x_hwc")
+
+
 def _lower_conv_direct(rw: Rewriter, n, target: Target, parallel: bool) -> bool:
     a, x = n.attrs, n.inputs[0]
     one = all(k == 1 for k in a["kernel"]) and all(s == 1 for s in a["strides"])  # a GEMM reading the input in place
@@ -165,6 +170,8 @@ def _lower_conv_direct(rw: Rewriter, n, target: Target, parallel: bool) -> bool:
         return False
     ph, pw, _slack = conv_flat_geometry(x.shape, a["kernel"], a["dilations"], a["pads"])
     mr = direct_tile_pixels(prod(n.output.shape[2:]), target.gemm_mr)
+    if direct_subsamples(a):  # a strided 1x1 copies only the pixels it reads
+        ph, pw = n.output.shape[2:]
     attrs = dict(a, wshape=tuple(w.shape), mr=mr, nv=target.gemm_nv, nr=nr, work=ph * pw * (x.shape[1] // group),
                  gt=target.vec_width // gcd(mr, target.vec_width))
     y, _work = rw.emit("conv_direct", (x, rw.constant(pack_conv_weights_hwc(w, group, nr)), *n.inputs[2:]), attrs, n.name)
@@ -262,15 +269,23 @@ def conv_flat_geometry(x_shape, kernel, dilations, pads, strides=(1, 1)) -> tupl
     return ph, pw, (kernel[1] - 1) * dilations[1] // strides[1]
 
 
+def flat_chunk_rows(pw: int) -> int:
+    """Output rows conv_flat sums at a time: about 1024 floats (in L1)."""
+    return max(1, 1024 // pw)
+
+
 def _lower_conv_flat(rw: Rewriter, n, target: Target, parallel: bool) -> bool:
     a = n.attrs
     x, y = n.inputs[0], n.output
     if len(a["kernel"]) != 2 or x.dtype is not DType.FLOAT:
         return False
+    if any(s != 1 for s in a["strides"]) and y.shape[1] // a["group"] >= 4:
+        return False  # strided, only thin groups (depthwise): wide ones with unpacked weights keep the direct kernel
     ph, pw, slack = conv_flat_geometry(x.shape, a["kernel"], a["dilations"], a["pads"], a["strides"])
-    # one group's planes at a time; in parallel, every group's (their output channels run side by side)
+    # one group's planes at a time and a chunk of the result; in parallel, every group's planes (their
+    # output channels run side by side, each chunk on its thread's stack)
     planes = x.shape[1] if parallel else x.shape[1] // a["group"]
-    work = planes * prod(a["strides"]) * ph * pw + slack
+    work = planes * prod(a["strides"]) * ph * pw + slack + (0 if parallel else flat_chunk_rows(pw) * pw)
     out, _work = rw.emit("conv_flat", n.inputs, dict(a, work=work, parallel=int(parallel)), n.name)
     rw.replace(y, out)
     return True

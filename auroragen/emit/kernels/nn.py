@@ -89,7 +89,7 @@ def plan_conv(node: Node, step) -> Plan:
 
 @kernel("conv_flat")
 def plan_conv_flat(node: Node, step) -> Plan:
-    from ...schedule.lower import conv_flat_geometry
+    from ...schedule.lower import conv_flat_geometry, flat_chunk_rows
 
     a = node.attrs
     p = _conv_params(node, transposed=False)
@@ -102,7 +102,7 @@ def plan_conv_flat(node: Node, step) -> Plan:
     iw, pad = p["I"][2], p["P"][2]
     phase_cols = [(cp, max(0, -(-(pad - cp) // sw)), max(0, -(-(pad + iw - cp) // sw))) for cp in range(sw)]
     p.update(PH=ph, PW=pw, SLACK=slack, G=a["group"], residual=_present(node, 3), act=_act(node), rowoff=rowoff, coloff=coloff,
-             phase_cols=phase_cols, parallel=bool(a.get("parallel")))
+             phase_cols=phase_cols, parallel=bool(a.get("parallel")), CR=flat_chunk_rows(pw))
     strided = "" if sh == sw == 1 else f", {sh * sw} phases"
     return Plan("conv_flat", p, what=_what(node) + _epi_text(node) + f", over flat padded planes{strided}")
 
@@ -330,7 +330,7 @@ def plan_conv_direct(node: Node, step) -> Plan:
     (or the input itself, already channels-last), with bias, residual and activation applied as each
     group of tiles is stored (transposed back to NCHW, or channels-last as it is)."""
     from ...ir.ops.nn import hwc_logical
-    from ...schedule.lower import conv_flat_geometry
+    from ...schedule.lower import conv_flat_geometry, direct_subsamples
 
     a = node.attrs
     x, y = node.inputs[0], node.outputs[0]
@@ -341,6 +341,9 @@ def plan_conv_direct(node: Node, step) -> Plan:
     mr, nv, nr = a["mr"], a["nv"], a["nr"]
     ph, pw, _slack = conv_flat_geometry(xs, a["kernel"], a["dilations"], a["pads"])
     cg, (kh, kw), (dh, dw) = p["CG"], p["K"][1:], p["Dl"][1:]
+    sub = direct_subsamples(a)  # the copy keeps only the pixels read: planes of the output's size, stride 1
+    if sub:
+        ph, pw = ys[2:]
     row = x.shape[2] if xh else pw  # floats per row of the planes read, over cg
     if dw == 1:  # a kernel row is one run of kw pixels' channels
         roff, run = [i * dh * row * cg for i in range(kh)], kw * cg
@@ -349,7 +352,7 @@ def plan_conv_direct(node: Node, step) -> Plan:
     pads = a["pads"]
     p.update(MR=mr, NV=nv, NR=nr, GT=a.get("gt", 1), G=a["group"], PH=ph, PW=pw, KK=cg * kh * kw, roff=roff, L=run,
              TILES=-(-p["O"][1] * p["O"][2] // mr), residual=_present(node, 3), act=_act(node), vact=_vact(node),
-             ROW=row, x_hwc=bool(xh), y_hwc=yh, r_hwc=rh)
+             ROW=row, x_hwc=bool(xh), y_hwc=yh, r_hwc=rh, SUB=sub, PS=(1, 1) if sub else tuple(p["S"][1:]))
     if xh:  # the planes start inside the input's own padding, as far in as it exceeds this conv's
         p.update(XB=int(np.prod(x.shape[1:])), XOFF=((xh[0] - pads[0]) * x.shape[2] + xh[1] - pads[1]) * cg)
     if yh:
