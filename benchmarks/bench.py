@@ -214,6 +214,15 @@ def write_charts(rows: list[dict], peak: float | None, folder: Path) -> list[Pat
         return []
     folder.mkdir(parents=True, exist_ok=True)
     written = []
+
+    def finish(fig, ax, ylabel: str, name: str) -> Path:
+        ax.set_ylabel(ylabel)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(folder / name, dpi=100)
+        plt.close(fig)
+        return folder / name
+
     models = [r for r in rows if not micro_flops(r["model"])]
     if models:
         series = sorted({(r["target"], r["threads"]) for r in models})
@@ -226,12 +235,7 @@ def write_charts(rows: list[dict], peak: float | None, folder: Path) -> list[Pat
             ax.bar(xs, [vals[m] for m in names if m in vals], width, label=f"{t}, {n} thread{'s' if n > 1 else ''}")
         ax.axhline(1.0, color="black", linewidth=0.8)
         ax.set_xticks([i + width * (len(series) - 1) / 2 for i in range(len(names))], names, rotation=20)
-        ax.set_ylabel("latency / onnxruntime's (lower is faster)")
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        written.append(folder / "perf-ratio.png")
-        fig.savefig(written[-1], dpi=100)
-        plt.close(fig)
+        written.append(finish(fig, ax, "latency / onnxruntime's (lower is faster)", "perf-ratio.png"))
     micro = [r for r in rows if micro_flops(r["model"]) and r["threads"] == 1 and r["target"] != "generic"]
     if micro:
         fig, ax = plt.subplots(figsize=(8, 4))
@@ -244,12 +248,7 @@ def write_charts(rows: list[dict], peak: float | None, folder: Path) -> list[Pat
         if peak:
             ax.axhline(peak, color="black", linewidth=0.8, linestyle="--", label=f"measured peak {peak:.0f}")
         ax.set_xticks(list(xs), names, rotation=60, ha="right", fontsize=7)
-        ax.set_ylabel("GFLOP/s, one thread")
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        written.append(folder / "perf-gflops.png")
-        fig.savefig(written[-1], dpi=100)
-        plt.close(fig)
+        written.append(finish(fig, ax, "GFLOP/s, one thread", "perf-gflops.png"))
     return written
 
 
