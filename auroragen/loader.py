@@ -67,11 +67,9 @@ class Model:
         return arena
 
     def _arena_ptr(self):
-        ptr = getattr(self._local, "ptr", None)
-        if ptr is None:
-            self._arena()
-            ptr = self._local.ptr
-        return ptr
+        """This thread's arena as the pointer P_run takes (kept beside the arena by _arena)."""
+        self._arena()
+        return self._local.ptr
 
     def _info(self, p):
         shape = tuple(int(p.shape[k]) for k in range(p.rank))

@@ -159,6 +159,15 @@ def direct_subsamples(a: dict) -> bool:
     return all(k == 1 for k in a["kernel"]) and not any(a["pads"]) and not a.get("x_hwc")
 
 
+def direct_planes(x_shape, y_shape, a: dict) -> tuple[int, int]:
+    """(rows, pixels per row) of the channels-last planes a conv_direct copies its input into: the padded
+    input, or for a subsampling one (direct_subsamples) the output's size."""
+    if direct_subsamples(a):
+        return tuple(y_shape[2:])
+    ph, pw, _slack = conv_flat_geometry(x_shape, a["kernel"], a["dilations"], a["pads"])
+    return ph, pw
+
+
 def _lower_conv_direct(rw: Rewriter, n, target: Target, parallel: bool) -> bool:
     a, x = n.attrs, n.inputs[0]
     one = all(k == 1 for k in a["kernel"]) and all(s == 1 for s in a["strides"])  # a GEMM reading the input in place
@@ -168,10 +177,8 @@ def _lower_conv_direct(rw: Rewriter, n, target: Target, parallel: bool) -> bool:
     group, nr = a["group"], target.gemm_nr
     if w is None or w.shape[0] // group < nr // 2:  # a panel at least half used
         return False
-    ph, pw, _slack = conv_flat_geometry(x.shape, a["kernel"], a["dilations"], a["pads"])
+    ph, pw = direct_planes(x.shape, n.output.shape, a)
     mr = direct_tile_pixels(prod(n.output.shape[2:]), target.gemm_mr)
-    if direct_subsamples(a):  # a strided 1x1 copies only the pixels it reads
-        ph, pw = n.output.shape[2:]
     attrs = dict(a, wshape=tuple(w.shape), mr=mr, nv=target.gemm_nv, nr=nr, work=ph * pw * (x.shape[1] // group),
                  gt=target.vec_width // gcd(mr, target.vec_width))
     y, _work = rw.emit("conv_direct", (x, rw.constant(pack_conv_weights_hwc(w, group, nr)), *n.inputs[2:]), attrs, n.name)

@@ -330,7 +330,7 @@ def plan_conv_direct(node: Node, step) -> Plan:
     (or the input itself, already channels-last), with bias, residual and activation applied as each
     group of tiles is stored (transposed back to NCHW, or channels-last as it is)."""
     from ...ir.ops.nn import hwc_logical
-    from ...schedule.lower import conv_flat_geometry, direct_subsamples
+    from ...schedule.lower import direct_planes, direct_subsamples
 
     a = node.attrs
     x, y = node.inputs[0], node.outputs[0]
@@ -339,11 +339,9 @@ def plan_conv_direct(node: Node, step) -> Plan:
     ys = hwc_logical(y.type, yh).shape if yh else y.shape
     p = _conv_params(node, transposed=False, x_shape=xs, y_shape=ys)
     mr, nv, nr = a["mr"], a["nv"], a["nr"]
-    ph, pw, _slack = conv_flat_geometry(xs, a["kernel"], a["dilations"], a["pads"])
+    ph, pw = direct_planes(xs, ys, a)
     cg, (kh, kw), (dh, dw) = p["CG"], p["K"][1:], p["Dl"][1:]
     sub = direct_subsamples(a)  # the copy keeps only the pixels read: planes of the output's size, stride 1
-    if sub:
-        ph, pw = ys[2:]
     row = x.shape[2] if xh else pw  # floats per row of the planes read, over cg
     if dw == 1:  # a kernel row is one run of kw pixels' channels
         roff, run = [i * dh * row * cg for i in range(kh)], kw * cg
@@ -357,8 +355,9 @@ def plan_conv_direct(node: Node, step) -> Plan:
         p.update(XB=int(np.prod(x.shape[1:])), XOFF=((xh[0] - pads[0]) * x.shape[2] + xh[1] - pads[1]) * cg)
     if yh:
         p.update(YH=y.shape[1], YW=y.shape[2])
-    if rh:
-        p.update(RW=ys[3] + rh[1] + rh[3], RB=(ys[2] + rh[0] + rh[2]) * (ys[3] + rh[1] + rh[3]) * ys[1])
+    if rh:  # the residual's channels-last buffer: pixels per row, floats per image
+        r = node.inputs[3].shape
+        p.update(RW=r[2], RB=int(np.prod(r[1:])))
     layout = "".join(f", {w} channels-last" for w, h in (("input", xh), ("residual", rh), ("result", yh)) if h)
     return Plan("conv_direct", p, helpers=[("conv_micro", dict(mr=mr, nv=nv))],
                 what=_what(node) + _epi_text(node) + f", direct over channels-last padded planes, {mr}x{nr} tiles{layout}")
