@@ -44,10 +44,13 @@ def _torch_models():
         "mlp": lambda: (tm.MLP3(), torch.randn(1, 784)),
         "lstm": lambda: (tm.LSTMModel(), torch.randn(1, 32, 64)),
         "ds-cnn": lambda: (tm.DSCNN(), torch.randn(1, 1, 49, 10)),
+        # MiniLM-sized (all-MiniLM-L6: 6 layers, d=384, 12 heads, ff 1536) with a 1000-token vocabulary
+        "bert": lambda: (tm.Bert(vocab=1000, d=384, heads=12, ff=1536, layers=6, max_len=128),
+                         (torch.randint(0, 1000, (1, 128)), torch.ones(1, 128, dtype=torch.int64))),
     }
 
 
-MODELS = ["resnet18", "mobilenetv2", "transformer", "mlp", "lstm", "ds-cnn"]
+MODELS = ["resnet18", "mobilenetv2", "transformer", "bert", "mlp", "lstm", "ds-cnn"]
 GEMM_SIZE = 512
 BLOCK = 5  # runs per block when timing with more than one thread ...
 PAUSE = 0.2  # ... each after this many seconds of rest
@@ -134,7 +137,9 @@ def model_path(name: str) -> Path:
     return path
 
 
-def feeds_for(model: onnx.ModelProto) -> dict[str, np.ndarray]:
+def feeds_for(model: onnx.ModelProto, name: str = "") -> dict[str, np.ndarray]:
+    """Random inputs: integers in [0, 100) (token ids), but an attention mask (bert's second input) of ones
+    with the last eighth of the sequence masked out as padding."""
     rng = np.random.default_rng(0)
     out = {}
     inits = {t.name for t in model.graph.initializer}
@@ -145,6 +150,10 @@ def feeds_for(model: onnx.ModelProto) -> dict[str, np.ndarray]:
         shape = [d.dim_value for d in tt.shape.dim]
         dt = onnx.helper.tensor_dtype_to_np_dtype(tt.elem_type)
         out[vi.name] = rng.integers(0, 100, shape).astype(dt) if dt.kind == "i" else rng.standard_normal(shape).astype(dt)
+    if name == "bert":
+        mask = out[list(out)[1]]
+        mask[...] = 1
+        mask[..., mask.shape[-1] * 7 // 8:] = 0
     return out
 
 
@@ -301,7 +310,7 @@ def bench_one(name: str, target: str, runs: int, work: Path, threads: int = 1) -
     else:
         path = model_path(name)
     model = onnx.load(str(path))
-    feeds = feeds_for(model)
+    feeds = feeds_for(model, name)
     out = work / f"{name}-{target}-{threads}"
     t0 = time.perf_counter()
     res = auroragen.compile(model, target=target, out_dir=out, openmp=threads > 1)
