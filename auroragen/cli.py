@@ -14,11 +14,16 @@ from .schedule.target import TARGETS
 EPILOG = """examples:
   auroragen model.onnx --target generic -o out/
   auroragen bert.onnx --target avx2 -o out/ --dim batch=1 --dim seq=128
+  auroragen model.onnx --target avx2 -o out/ --tune     time tile choices, write auroragen-tuning.json
+  auroragen model.onnx --target avx2 -o out/ --tuning-file auroragen-tuning.json
   auroragen model.onnx --emit-ir                 print the IR after the pipeline
   make -C out/ && out/model_runner in0.bin -o out0.bin
 
 On error: one line on stderr naming the node and the problem, exit status 1,
 and the output folder left as it was."""
+
+
+DEFAULT_TUNING = "auroragen-tuning.json"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,6 +40,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="OUT", help="the folder to write (replaced as a whole on success)")
     p.add_argument("--name", default="model", metavar="P", help="symbol prefix of the generated API (default: model)")
     p.add_argument("--openmp", action="store_true", help="parallelise kernels with OpenMP (OMP_NUM_THREADS sets threads)")
+    p.add_argument("--tune", action="store_true",
+                   help="time candidate tile shapes of every convolution and matrix product on this machine and "
+                   "record the fastest in the tuning file (nodes already in it are not timed again)")
+    p.add_argument("--tuning-file", metavar="FILE",
+                   help="tile choices recorded by --tune, used for the nodes they cover (default with --tune: "
+                   f"{DEFAULT_TUNING})")
     p.add_argument("--dim", action="append", default=[], metavar="NAME=VALUE", help="fix a symbolic dimension by name")
     p.add_argument("--input-shape", action="append", default=[], metavar="NAME=D0xD1x...", help="fix one input's whole shape")
     p.add_argument("--bind", action="append", default=[], metavar="NAME=FILE.npy",
@@ -105,6 +116,7 @@ def run(argv: list[str] | None = None) -> int:
     if not (args.emit_ir or args.dump_after) and not args.output:
         raise AuroraError("no output folder: give -o OUT (or --emit-ir to print the IR)")
     chosen = [p for p in args.passes.split(",") if p] if args.passes is not None else None
+    tuning = args.tuning_file or (DEFAULT_TUNING if args.tune else None)
     pipeline = passes.select(args.opt, chosen)
     verbose = not args.quiet and sys.stderr.isatty()
     t0 = time.perf_counter()
@@ -127,10 +139,11 @@ def run(argv: list[str] | None = None) -> int:
                        + ([f"--passes {args.passes}"] if args.passes is not None else [])
                        + (["--openmp"] if args.openmp else [])
                        + [f"--dim {d}" for d in args.dim] + [f"--input-shape {s}" for s in args.input_shape]
-                       + [f"--bind {b.partition('=')[0]}=..." for b in args.bind])
+                       + [f"--bind {b.partition('=')[0]}=..." for b in args.bind]
+                       + ([f"--tuning-file {os.path.basename(tuning)}"] if tuning else []))
     res = compiler.compile(args.model, args.target, args.output, name=args.name, openmp=args.openmp, dims=dims,
                            input_shapes=shapes, bind=bind, opt_level=args.opt, passes=chosen, command=command,
-                           progress=progress)
+                           progress=progress, tuning_file=tuning, tune=args.tune)
     if not args.quiet:
         print(res.report())
     if args.report:

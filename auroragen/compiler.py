@@ -82,15 +82,17 @@ def check_prefix(name: str) -> None:
 
 
 def compile_graph(graph: Graph, target: str = "generic", out_dir: str | os.PathLike = "out", *, name: str = "model",
-                  openmp: bool = False, command: str = "", progress: Callable[[str], None] | None = None) -> CompileResult:
-    """Schedule and emit an Aurora graph (already through the pipeline) into out_dir."""
+                  openmp: bool = False, command: str = "", progress: Callable[[str], None] | None = None,
+                  tuning: dict | None = None) -> CompileResult:
+    """Schedule and emit an Aurora graph (already through the pipeline) into out_dir; `tuning` holds tile
+    choices by node (auroragen.tune)."""
     check_prefix(name)
     if target not in TARGETS:
         raise AuroraError(f"unknown target {target!r} (one of {', '.join(TARGETS)})")
     if target not in IMPLEMENTED:
         raise AuroraError(f"target {target!r} is not implemented yet (implemented: {', '.join(IMPLEMENTED)})")
     t0 = time.perf_counter()
-    sched = build_schedule(lower(graph, TARGETS[target], parallel=openmp), TARGETS[target])
+    sched = build_schedule(lower(graph, TARGETS[target], parallel=openmp, tuning=tuning), TARGETS[target])
     out = Path(out_dir)
     _check_out(out)
     parent = out.resolve().parent
@@ -112,11 +114,15 @@ def compile_graph(graph: Graph, target: str = "generic", out_dir: str | os.PathL
 def compile(model, target: str = "generic", out_dir: str | os.PathLike = "out", *, name: str = "model",
             openmp: bool = False, dims: dict[str, int] | None = None, input_shapes: dict[str, list[int]] | None = None,
             bind: dict | None = None, opt_level: int = DEFAULT_LEVEL, passes: list[str] | None = None,
-            command: str = "", progress: Callable[[str], None] | None = None) -> CompileResult:
+            command: str = "", progress: Callable[[str], None] | None = None,
+            tuning_file: str | os.PathLike | None = None, tune: bool = False) -> CompileResult:
     """Compile an ONNX model (path or ModelProto) to C in out_dir, as ../ABI.md describes.
 
     `bind` fixes graph inputs to values at compile time (they stop being inputs).
     `opt_level` 0-2 picks the graph passes (see passes.PIPELINE); `passes` names them instead.
+    `tuning_file`: tile choices measured by an earlier `tune` (see auroragen.tune); with `tune`, the
+    nodes the file lacks (or all, when it does not exist yet) are timed on this machine first and the
+    file is written with the winners.
 
     On any error out_dir is left as it was and AuroraError is raised.
     """
@@ -124,6 +130,13 @@ def compile(model, target: str = "generic", out_dir: str | os.PathLike = "out", 
     if target not in TARGETS:
         raise AuroraError(f"unknown target {target!r} (one of {', '.join(TARGETS)})")
     _check_out(Path(out_dir))
+    if tune and tuning_file is None:
+        raise AuroraError("tuning needs a tuning file to write the winners to")
+    entries = None
+    if tuning_file is not None:
+        from . import tune as tuner
+
+        entries = tuner.read(tuning_file) if not tune or Path(tuning_file).exists() else {}
     timings = {}
     t = time.perf_counter()
     model_proto = frontend.load_model(model, dims=dims, input_shapes=input_shapes, bind=bind)
@@ -137,7 +150,17 @@ def compile(model, target: str = "generic", out_dir: str | os.PathLike = "out", 
     timings["passes"] = time.perf_counter() - t
     if progress:
         progress("ran the graph passes")
-    res = compile_graph(graph, target, out_dir, name=name, openmp=openmp, command=command, progress=progress)
+    if tune:
+        t = time.perf_counter()
+        if target not in IMPLEMENTED:
+            raise AuroraError(f"target {target!r} is not implemented yet (implemented: {', '.join(IMPLEMENTED)})")
+        timed = tuner.tune(graph, TARGETS[target], openmp, entries, progress)
+        tuner.write(tuning_file, entries)
+        timings["tune"] = time.perf_counter() - t
+        if progress:
+            progress(f"tuned {timed} kernels; wrote {tuning_file}")
+    res = compile_graph(graph, target, out_dir, name=name, openmp=openmp, command=command, progress=progress,
+                        tuning=entries)
     res.timings = {**timings, **res.timings}
     res.ops_before = ops_before
     return res

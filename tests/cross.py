@@ -9,6 +9,8 @@ AddressSanitizer and UndefinedBehaviorSanitizer.
     generic+asan, avx2+asan:
                   the host target's code and runner built with -fsanitize=address,undefined (any report
                   fails the run: -fno-sanitize-recover=all, leaks included)
+    avx512+simde: the avx512 target's code on a CPU without AVX-512: its intrinsics emulated in C by SIMDe
+                  (Debian: libsimde-dev) through tests/avx512_emu/immintrin.h; built with the host's cc
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import numpy as np
 from auroragen.ir.narrow import encoded_type, to_bits
 from auroragen.ir.types import DType
 
+EMU_AVX512 = Path(__file__).resolve().parent / "avx512_emu"
 SANITIZE_FLAGS = "-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g"
 CROSS = {
     "neon": dict(cc="aarch64-linux-gnu-gcc", ar="aarch64-linux-gnu-ar", emulator=["qemu-aarch64"],
@@ -36,6 +39,9 @@ CROSS = {
     **{f"{t}+asan": dict(cc="cc", ar="ar", emulator=[], packages="gcc (with libasan and libubsan)", target=t,
                          cflags=SANITIZE_FLAGS, make=[f"LDFLAGS={SANITIZE_FLAGS}", "{P}_runner"], runner="{P}_runner")
        for t in ("generic", "avx2")},
+    # the shim first on the include path instead of -mavx512f (kept: the Makefile's AURORA_ISA is replaced)
+    "avx512+simde": dict(cc="cc", ar="ar", emulator=[], packages="libsimde-dev", target="avx512", header="simde/x86/avx512.h",
+                         make=[f"AURORA_ISA=-I{EMU_AVX512} -Wno-psabi", "{P}_runner"], runner="{P}_runner"),
 }
 SANITIZER_ENV = {"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:exitcode=86",
                  "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1"}
@@ -58,6 +64,8 @@ def missing(target: str) -> str | None:
         if c["target"] not in host_targets():
             return f"this CPU does not run {c['target']} code"
         return _sanitizers_missing(c["cc"], c["cflags"])
+    if "header" in c:
+        return _header_missing(c["cc"], c["header"], c["packages"])
     if target == "cortex-m":
         probe = subprocess.run([c["cc"], "-print-file-name=librdimon.a"], capture_output=True, text=True)
         if probe.returncode or "/" not in probe.stdout:
@@ -66,6 +74,13 @@ def missing(target: str) -> str | None:
 
 
 _PROBED: dict[tuple[str, str], str | None] = {}
+
+
+def _header_missing(cc: str, header: str, packages: str) -> str | None:
+    if (cc, header) not in _PROBED:
+        r = subprocess.run([cc, "-E", "-x", "c", "-"], input=f"#include <{header}>\n", capture_output=True, text=True)
+        _PROBED[cc, header] = None if r.returncode == 0 else f"{cc} finds no <{header}> (Debian package {packages})"
+    return _PROBED[cc, header]
 
 
 def _sanitizers_missing(cc: str, flags: str) -> str | None:

@@ -3,10 +3,11 @@
 Parametrised by target (AURORA_CONFORMANCE_TARGETS=generic,avx2) and optimisation
 level (AURORA_CONFORMANCE_OPT, default 0,2: the results must not depend on it). By
 default generic runs at every level and, on a CPU with AVX2 and FMA, avx2 at -O2 too
-(its own kernels must give the same results); where the cross tools are installed, neon
-under qemu-aarch64 (the cases of VECTOR_OPS) and cortex-m bare metal under qemu-system-arm
-(the cases of MCU_OPS) run through the runner (tests/cross.py), and generic built with
-AddressSanitizer and UndefinedBehaviorSanitizer (the cases of SANITIZE_OPS). Naming the targets in
+(its own kernels must give the same results), avx512 likewise on a CPU with AVX-512; where the
+cross tools are installed, neon under qemu-aarch64 (the cases of VECTOR_OPS), avx512 with its
+intrinsics emulated by SIMDe on a CPU without AVX-512 (the cases of SIMD_OPS) and cortex-m bare metal
+under qemu-system-arm (the cases of MCU_OPS) run through the runner (tests/cross.py), and generic
+built with AddressSanitizer and UndefinedBehaviorSanitizer (the cases of SANITIZE_OPS). Naming the targets in
 AURORA_CONFORMANCE_TARGETS runs every case on them.
 A case in tests/conformance_xfail.txt must fail (strict xfail): one that starts
 passing fails the run until its line is removed.
@@ -40,10 +41,20 @@ MCU_OPS = {
 }
 
 # ... and with them, on neon, the operators whose kernels or math run the vector layer (attention,
-# normalisations, the exp-based activations): the emulated targets take about eight minutes each for
-# every case, so make test runs these on neon; AURORA_CONFORMANCE_TARGETS=neon runs them all.
+# normalisations, the exp-based activations): the emulated targets take eight to eleven minutes each
+# for every case, so make test runs these on neon and avx512+simde; AURORA_CONFORMANCE_TARGETS=neon
+# (or avx512+simde) runs them all.
 VECTOR_OPS = MCU_OPS | {"ArgMax", "Attention", "Elu", "GroupNormalization", "InstanceNormalization", "Mish",
                         "Reciprocal", "ReduceLogSumExp", "ReduceSum", "Selu", "Softplus", "Swish"}
+
+# ... and of those, the ones whose kernels do their arithmetic in the vector layer: make test runs their
+# cases on avx512+simde (SIMDe's emulation builds slowly); AURORA_CONFORMANCE_TARGETS=avx512+simde runs all.
+SIMD_OPS = {"Add", "Attention", "AveragePool", "BatchNormalization", "Clip", "Conv", "ConvTranspose", "Div", "Elu",
+            "Erf", "Exp", "GRU", "Gelu", "Gemm", "GlobalAveragePool", "GroupNormalization", "HardSwish",
+            "InstanceNormalization", "LSTM", "LayerNormalization", "LeakyRelu", "Log", "LogSoftmax", "MatMul", "MaxPool",
+            "Mish", "Mul", "RNN", "Reciprocal", "ReduceLogSumExp", "ReduceMax", "ReduceMean", "ReduceSum", "Relu",
+            "Selu", "Sigmoid", "Softmax", "Softplus", "Sqrt", "Sub", "Swish", "Tanh"}
+assert SIMD_OPS <= VECTOR_OPS
 
 # The operators whose kernels index the most (windows, gathers, scatters, strides, recurrences, blocked
 # GEMM edges): make test runs their cases under AddressSanitizer and UndefinedBehaviorSanitizer on
@@ -57,6 +68,11 @@ if "AURORA_CONFORMANCE_TARGETS" not in os.environ:
         SUBSET["generic+asan"] = SANITIZE_OPS
     if "avx2" in host_targets():
         RUNS.append(("avx2", 2))
+    if "avx512" in host_targets():
+        RUNS.append(("avx512", 2))
+    elif cross.missing("avx512+simde") is None:  # AVX-512 emulated in C, through the runner
+        RUNS.append(("avx512+simde", 2))
+        SUBSET["avx512+simde"] = SIMD_OPS
     if cross.missing("neon") is None:  # AArch64 under qemu-aarch64, through the runner
         RUNS.append(("neon", 2))
         SUBSET["neon"] = VECTOR_OPS

@@ -1,6 +1,8 @@
 """Targets run under emulation, end to end the way ../shared/ABI.md runs them: OUT built with the
 target's cross compiler and run through its runner under QEMU (neon: qemu-aarch64; cortex-m: bare
-metal on qemu-system-arm's mps2-an386 with semihosting), compared with onnxruntime on the host."""
+metal on qemu-system-arm's mps2-an386 with semihosting), or on a CPU without AVX-512 the avx512 target's
+code with its intrinsics emulated by SIMDe (avx512+simde, see tests/cross.py); compared with onnxruntime
+on the host."""
 
 from __future__ import annotations
 
@@ -20,7 +22,8 @@ from auroragen.schedule.lower import lower
 from auroragen.schedule.target import TARGETS as TARGET_SPECS
 
 ort = pytest.importorskip("onnxruntime", reason="onnxruntime is the oracle (pip install onnxruntime)")
-TARGETS = ["neon", "cortex-m"]
+TARGETS = ["neon", "cortex-m", "avx512+simde"]
+VECTOR = ["neon", "avx512+simde"]  # the emulated targets with a vector layer
 
 
 def needs(target: str):
@@ -29,11 +32,13 @@ def needs(target: str):
         pytest.skip(why)
 
 
-def cross_model(model: onnx.ModelProto, target: str, tmp_path) -> cross.CrossModel:
+def cross_model(model: onnx.ModelProto, target: str, tmp_path, **kw) -> cross.CrossModel:
+    """Compile for an emulated target (keywords go to auroragen.compile) and build its runner."""
     out = tmp_path / "out"
-    res = auroragen.compile(model, target=target, out_dir=out)
-    if target == "neon":
-        assert "#define AURORA_VEC_NEON 1" in (out / "model.c").read_text()
+    res = auroragen.compile(model, target=cross.compile_target(target), out_dir=out, **kw)
+    isa = {"neon": "NEON", "avx512+simde": "AVX512"}.get(target)
+    if isa:
+        assert f"#define AURORA_VEC_{isa} 1" in (out / "model.c").read_text()
     cross.write_io(out, res)
     return cross.CrossModel(out, target)
 
@@ -44,8 +49,8 @@ def onnxruntime_outputs(model: onnx.ModelProto, feeds: dict) -> list[np.ndarray]
     return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"]).run(None, feeds)
 
 
-def check(model: onnx.ModelProto, feeds: dict, target: str, tmp_path, rtol=1e-3, atol=1e-4) -> None:
-    got = cross_model(model, target, tmp_path)(*feeds.values())
+def check(model: onnx.ModelProto, feeds: dict, target: str, tmp_path, rtol=1e-3, atol=1e-4, **kw) -> None:
+    got = cross_model(model, target, tmp_path, **kw)(*feeds.values())
     want = onnxruntime_outputs(model, feeds)
     assert len(got) == len(want)
     for g, w in zip(got, want):
@@ -71,7 +76,7 @@ def test_demo_model(target, tmp_path):
 TORCH_MODELS = {  # name: (class, input shape, targets); MobileNetV2's 14 MB of weights exceed mps2's 4 MiB
     "ds-cnn": ("DSCNN", (1, 1, 49, 10), TARGETS),
     "wake-word": ("WakeWord", (1, 40, 49), TARGETS),
-    "mobilenetv2": ("MobileNetV2", (1, 3, 96, 96), ["neon"]),
+    "mobilenetv2": ("MobileNetV2", (1, 3, 96, 96), VECTOR),
 }
 
 
@@ -89,24 +94,27 @@ def test_torch_model(name, target, tmp_path):
     check(model, {model.graph.input[0].name: x}, target, tmp_path)
 
 
+@pytest.mark.parametrize("target", VECTOR)
 @pytest.mark.parametrize("kind,case", [("conv_direct", c) for c in test_lower.DIRECT] + [("conv_flat", c) for c in test_lower.FLAT],
                          ids=lambda v: v if isinstance(v, str) else test_lower._flat_id(v))
-def test_neon_conv_kernels(kind, case, tmp_path):
-    """The lowered convolutions on NEON (4-float transposes, 8 x 12 tiles): test_lower's cases."""
-    needs("neon")
+def test_vector_conv_kernels(target, kind, case, tmp_path):
+    """The lowered convolutions on NEON (4-float transposes, 8 x 12 tiles) and AVX-512 (16 x 16
+    transposes, 12 x 32 tiles): test_lower's cases."""
+    needs(target)
     model, feeds = test_lower._conv_model(**case)
-    g = lower(run_pipeline(import_model(model)), TARGET_SPECS["neon"])
+    g = lower(run_pipeline(import_model(model)), TARGET_SPECS[cross.compile_target(target)])
     assert kind in [n.op for n in g.nodes]
-    check(model, feeds, "neon", tmp_path)
+    check(model, feeds, target, tmp_path)
 
 
+@pytest.mark.parametrize("target", VECTOR)
 @pytest.mark.parametrize("mixed", [False, True], ids=["chain", "mixed"])
-def test_neon_channels_last_between_convs(mixed, tmp_path):
-    needs("neon")
+def test_vector_channels_last_between_convs(target, mixed, tmp_path):
+    needs(target)
     model, feeds = test_lower._block_model(mixed)
-    g = lower(run_pipeline(import_model(model)), TARGET_SPECS["neon"])
+    g = lower(run_pipeline(import_model(model)), TARGET_SPECS[cross.compile_target(target)])
     assert any(n.attrs.get("x_hwc") for n in g.nodes if n.op == "conv_direct")
-    check(model, feeds, "neon", tmp_path)
+    check(model, feeds, target, tmp_path)
 
 
 # symbols a bare-metal library may take from the toolchain: libm, and the compiler's memory helpers

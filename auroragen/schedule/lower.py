@@ -84,13 +84,41 @@ def _dense_weights(rw: Rewriter, v):
     return c if isinstance(c, np.ndarray) else None
 
 
-def lower(g: Graph, target: Target, parallel: bool = False) -> Graph:
-    """parallel: the code is built with --openmp (kernels whose parallel form needs more workspace)."""
-    g = map_regions(g, lambda r: lower(r, target, parallel))
+TUNABLE = ("conv", "matmul", "gemm")  # the ops whose tiles a tuning file may choose (auroragen.tune)
+
+
+def tuning_key(n, target: Target, parallel: bool) -> str:
+    """What a tuning file records a node's choices under: target, threading, op, input types and
+    attributes (so every node computing the same thing shares one entry; names play no part)."""
+    ins = ",".join("-" if v is None else f"{v.dtype.name}{list(v.shape)}" for v in n.inputs)
+    attrs = ",".join(f"{k}={v!r}" for k, v in sorted(n.attrs.items()))
+    return f"{target.name}{'+openmp' if parallel else ''} {n.op}({ins}) {{{attrs}}}"
+
+
+def micro_shapes(target: Target) -> list[tuple[int, int]]:
+    """The microkernel tiles (mr pixels or rows, nv vectors) worth timing on a target: for each nv up to 4 the
+    largest mr (at most 16) whose accumulators, nv weight vectors and a broadcast fit the vector registers, and one less,
+    keeping those with at least half the registers as accumulators (fewer cannot hide the FMA latency).
+    Scalar targets keep theirs (the compiler allocates their registers)."""
+    regs = target.vec_regs
+    if not regs:
+        return [(target.gemm_mr, target.gemm_nv)]
+    out = []
+    for nv in range(1, 5):
+        top = min(16, (regs - nv - 1) // nv)
+        out += [(mr, nv) for mr in (top, top - 1) if mr >= 2 and mr * nv >= regs // 2]
+    return out
+
+
+def lower(g: Graph, target: Target, parallel: bool = False, tuning: dict | None = None) -> Graph:
+    """parallel: the code is built with --openmp (kernels whose parallel form needs more workspace).
+    tuning: tuning_key -> the tile choices to use instead of the heuristics' (auroragen.tune)."""
+    g = map_regions(g, lambda r: lower(r, target, parallel, tuning))
     rw = Rewriter(g)
     changed = False
     for n in g.nodes:
-        if any(f(rw, n, target, parallel) for f in LOWERINGS.get(n.op, ())):
+        choice = tuning.get(tuning_key(n, target, parallel), {}) if tuning and n.op in TUNABLE else {}
+        if any(f(rw, n, target, parallel, choice) for f in LOWERINGS.get(n.op, ())):
             changed = True
         else:
             rw.keep(n)
@@ -168,29 +196,31 @@ def direct_planes(x_shape, y_shape, a: dict) -> tuple[int, int]:
     return ph, pw
 
 
-def _lower_conv_direct(rw: Rewriter, n, target: Target, parallel: bool) -> bool:
+def _lower_conv_direct(rw: Rewriter, n, target: Target, parallel: bool, choice: dict) -> bool:
     a, x = n.attrs, n.inputs[0]
     one = all(k == 1 for k in a["kernel"]) and all(s == 1 for s in a["strides"])  # a GEMM reading the input in place
     if target.vec_width == 1 or len(a["kernel"]) != 2 or one or n.output.dtype is not DType.FLOAT:
         return False
     w = _dense_weights(rw, n.inputs[1])
-    group, nr = a["group"], target.gemm_nr
+    group, nv = a["group"], choice.get("nv", target.gemm_nv)
+    nr = nv * target.vec_width
     if w is None or w.shape[0] // group < nr // 2:  # a panel at least half used
         return False
     ph, pw = direct_planes(x.shape, n.output.shape, a)
-    mr = direct_tile_pixels(prod(n.output.shape[2:]), target.gemm_mr)
-    attrs = dict(a, wshape=tuple(w.shape), mr=mr, nv=target.gemm_nv, nr=nr, work=ph * pw * (x.shape[1] // group),
+    mr = choice.get("mr") or direct_tile_pixels(prod(n.output.shape[2:]), target.gemm_mr)
+    attrs = dict(a, wshape=tuple(w.shape), mr=mr, nv=nv, nr=nr, work=ph * pw * (x.shape[1] // group),
                  gt=target.vec_width // gcd(mr, target.vec_width))
     y, _work = rw.emit("conv_direct", (x, rw.constant(pack_conv_weights_hwc(w, group, nr)), *n.inputs[2:]), attrs, n.name)
     rw.replace(n.output, y)
     return True
 
 
-def _lower_conv_gemm(rw: Rewriter, n, target: Target, parallel: bool) -> bool:
+def _lower_conv_gemm(rw: Rewriter, n, target: Target, parallel: bool, choice: dict) -> bool:
     w = _dense_weights(rw, n.inputs[1])
     if w is None or n.output.dtype is not DType.FLOAT or w.shape[0] // n.attrs["group"] < min(4, target.gemm_mr):
         return False
-    group, mr, nr = n.attrs["group"], target.gemm_mr, target.gemm_nr
+    group, mr, nv = n.attrs["group"], choice.get("mr", target.gemm_mr), choice.get("nv", target.gemm_nv)
+    nr = nv * target.vec_width
     k = prod(w.shape[1:])
     a, x = n.attrs, n.inputs[0]
     implicit = (len(a["kernel"]) == 2 and all(s == 1 for s in a["strides"]) and target.vec_width > 1
@@ -207,13 +237,13 @@ def _lower_conv_gemm(rw: Rewriter, n, target: Target, parallel: bool) -> bool:
         if kc < k:  # partial tiles of every weight row panel of a group, summed over the chunks
             work += -(-w.shape[0] // group // mr) * mr * nc
     ins = (x, rw.constant(pack_conv_weights(w, group, mr)), *n.inputs[2:])
-    attrs = dict(a, wshape=tuple(w.shape), mr=mr, nv=target.gemm_nv, nr=nr, nc=nc, kc=kc, work=work, implicit=int(implicit))
+    attrs = dict(a, wshape=tuple(w.shape), mr=mr, nv=nv, nr=nr, nc=nc, kc=kc, work=work, implicit=int(implicit))
     y, _work = rw.emit("conv_gemm", ins, attrs, n.name)
     rw.replace(n.output, y)
     return True
 
 
-def _lower_dense(rw: Rewriter, n, target: Target, parallel: bool) -> bool:
+def _lower_dense(rw: Rewriter, n, target: Target, parallel: bool, choice: dict) -> bool:
     a, b = n.inputs[0], n.inputs[1]
     w = _dense_weights(rw, b)
     if w is None or w.ndim != 2 or n.output.dtype is not DType.FLOAT or a.type.rank < 1:
@@ -237,16 +267,18 @@ def _lower_dense(rw: Rewriter, n, target: Target, parallel: bool) -> bool:
     elif a.type.rank == 1:
         return False  # a vector times a matrix drops an axis: the plain kernel handles it
     k, cols = w.shape
-    mr, nr = target.gemm_mr, target.gemm_nr
+    mr, nv = choice.get("mr", target.gemm_mr), choice.get("nv", target.gemm_nv)
+    nr = nv * target.vec_width
     wp = rw.constant(pack_dense_weights(np.ascontiguousarray(w, np.float32), nr))
-    attrs = dict(k=k, n=cols, mr=mr, nv=target.gemm_nv, nr=nr, mc=dense_block_rows(k, prod(a.shape[:-1]), mr),
+    mc = choice.get("mc") or dense_block_rows(k, prod(a.shape[:-1]), mr)
+    attrs = dict(k=k, n=cols, mr=mr, nv=nv, nr=nr, mc=mc,
                  activation=n.attrs.get("activation"), act_params=n.attrs.get("act_params", ()))
     y, _work = rw.emit("dense", (a, wp, bias, residual), attrs, n.name)
     rw.replace(n.output, y)
     return True
 
 
-def _lower_rnn(rw: Rewriter, n, target: Target, parallel: bool) -> bool:
+def _lower_rnn(rw: Rewriter, n, target: Target, parallel: bool, choice: dict) -> bool:
     x, w, r = n.inputs[:3]
     a = n.attrs
     w, r = _dense_weights(rw, w), _dense_weights(rw, r)
@@ -281,7 +313,7 @@ def flat_chunk_rows(pw: int) -> int:
     return max(1, 1024 // pw)
 
 
-def _lower_conv_flat(rw: Rewriter, n, target: Target, parallel: bool) -> bool:
+def _lower_conv_flat(rw: Rewriter, n, target: Target, parallel: bool, choice: dict) -> bool:
     a = n.attrs
     x, y = n.inputs[0], n.output
     if len(a["kernel"]) != 2 or x.dtype is not DType.FLOAT:

@@ -17,6 +17,7 @@ class Target:
     vec_width: int = 1  # floats per vector register
     gemm_mr: int = 4  # GEMM microkernel rows (weights broadcast) ...
     gemm_nv: int = 4  # ... and vectors of columns: an MR x (NV * width) tile of accumulators
+    vec_regs: int = 0  # vector registers (0: scalar)
 
     @property
     def gemm_nr(self) -> int:
@@ -28,11 +29,11 @@ TARGETS: dict[str, Target] = {
     for t in (
         Target("generic", "", 0, description="portable C99, no intrinsics", gemm_mr=4, gemm_nv=8),
         Target("avx2", "-mavx2 -mfma", 256, description="x86-64 with AVX2 and FMA", vec_isa="AVX2", vec_width=8,
-               gemm_mr=6, gemm_nv=2),
+               gemm_mr=6, gemm_nv=2, vec_regs=16),
         Target("avx512", "-mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma", 512, description="x86-64 with AVX-512",
-               vec_isa="AVX512", vec_width=16, gemm_mr=12, gemm_nv=2),
+               vec_isa="AVX512", vec_width=16, gemm_mr=12, gemm_nv=2, vec_regs=32),
         Target("neon", "", 128, description="AArch64 with NEON (Advanced SIMD is baseline there)", vec_isa="NEON",
-               vec_width=4, gemm_mr=8, gemm_nv=3),
+               vec_width=4, gemm_mr=8, gemm_nv=3, vec_regs=32),
         Target(
             "cortex-m", "-mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16", 0,
             default_cc="arm-none-eabi-gcc", freestanding=True, description="bare-metal Cortex-M4F/M7",

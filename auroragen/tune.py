@@ -1,0 +1,224 @@
+"""Tuning: time candidate tile choices of a graph's GEMM-like nodes on this machine, keep the fastest.
+
+By default the lowering picks tiles with cache-aware heuristics (schedule/lower.py). `auroragen --tune`
+compiles each convolution and matrix product of the model alone, once per candidate (the microkernel's
+tile shapes that fit the vector registers, micro_shapes; then for a dense node the rows packed per block),
+builds each with the system's cc, times them against one another in turns (medians; the machine may be
+busy), and records the winner of every node in a tuning file. `--tuning-file FILE` gives that file to
+later compiles, which use its choices for the nodes it has (nodes that compute the same thing share an
+entry: tuning_key) and the heuristics for the rest.
+
+The file is JSON: {"format": 1, "machine": "...", "entries": {key: {"mr": .., "nv": .., "mc": ..,
+"ms": .., "default_ms": ..}}}; the times are what this machine measured, for reading only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from .errors import AuroraError
+from .ir import Graph, Node
+from .schedule.lower import TUNABLE, micro_shapes, tuning_key
+from .schedule.target import Target
+
+FORMAT = 1
+CHOICES = {"mr": (1, 16), "nv": (1, 4), "mc": (1, 1 << 20)}  # the tile choices an entry may hold, and their ranges
+KERNELS = ("conv_direct", "conv_gemm", "dense")  # what the tunable ops lower to when a choice applies
+BUDGET_S = 0.4  # timing per candidate, at most (and at least MIN_ROUNDS calls)
+MIN_ROUNDS, MAX_ROUNDS = 7, 200
+
+
+def read(path: str | os.PathLike) -> dict[str, dict]:
+    """A tuning file's entries (checked: a bad file is an error naming the file and the entry)."""
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text())
+    except FileNotFoundError:
+        raise AuroraError(f"tuning file {str(p)!r} does not exist (write one with --tune)") from None
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise AuroraError(f"tuning file {str(p)!r} is not readable JSON: {' '.join(str(e).split())[:200]}") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("entries"), dict):
+        raise AuroraError(f"tuning file {str(p)!r} is not an auroragen tuning file (format {FORMAT})")
+    out = {}
+    for key, e in data["entries"].items():
+        if not isinstance(e, dict):
+            raise AuroraError(f"tuning file {str(p)!r}: entry {key[:80]!r} is not an object")
+        choice = {}
+        for k, (lo, hi) in CHOICES.items():
+            if k in e:
+                v = e[k]
+                if type(v) is not int or not lo <= v <= hi:
+                    raise AuroraError(f"tuning file {str(p)!r}: entry {key[:80]!r}: {k} = {v!r} is not an integer in [{lo}, {hi}]")
+                choice[k] = v
+        if ("mr" in choice) != ("nv" in choice):
+            raise AuroraError(f"tuning file {str(p)!r}: entry {key[:80]!r}: mr and nv go together")
+        choice.update({k: e[k] for k in ("ms", "default_ms") if type(e.get(k)) in (int, float)})
+        out[key] = choice
+    return out
+
+
+def write(path: str | os.PathLike, entries: dict[str, dict]) -> None:
+    """Write the tuning file whole (a temporary file renamed over it: never half-written)."""
+    p = Path(path)
+    data = {"format": FORMAT, "machine": _machine(), "entries": {k: entries[k] for k in sorted(entries)}}
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=p.resolve().parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=1)
+            f.write("\n")
+        os.replace(tmp, p)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _machine() -> str:
+    try:
+        cpu = Path("/proc/cpuinfo").read_text()
+        return next(ln.split(":", 1)[1].strip() for ln in cpu.splitlines() if ln.startswith("model name"))
+    except (OSError, StopIteration):
+        import platform
+
+        return platform.machine()
+
+
+def _alone(g: Graph, n: Node) -> Graph:
+    """A graph of node n alone: its constant inputs kept, the others graph inputs, its outputs the outputs."""
+    consts = g.constants()
+    nodes, inputs = [], []
+    for v in n.inputs:
+        if v is None:
+            continue
+        if v in consts:
+            if consts[v] not in nodes:
+                nodes.append(consts[v])
+        elif v not in inputs:
+            inputs.append(v)
+    return Graph(inputs, list(n.outputs), nodes + [n], name="tune")
+
+
+def candidates(n: Node, target: Target) -> list[dict]:
+    """The tile choices to time for node n, the heuristics' own (an empty choice) first."""
+    return [{}] + [dict(mr=mr, nv=nv) for mr, nv in micro_shapes(target) if (mr, nv) != (target.gemm_mr, target.gemm_nv)]
+
+
+def runs_here(target: Target) -> bool:
+    """Whether this machine runs the target's code (tuning times it here)."""
+    import platform
+
+    if target.freestanding:
+        return False
+    if target.vec_isa == "NEON":
+        return platform.machine() in ("aarch64", "arm64")
+    if target.vec_isa in ("AVX2", "AVX512"):
+        try:
+            flags = next(ln for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("flags")).split()
+        except (OSError, StopIteration):
+            return False
+        return {"avx2", "fma"} <= set(flags) if target.vec_isa == "AVX2" else "avx512f" in flags
+    return True
+
+
+def tune(graph: Graph, target: Target, openmp: bool, entries: dict[str, dict],
+         progress: Callable[[str], None] | None = None) -> int:
+    """Time the candidates of every tunable node of graph with no entry yet; add the winners to entries.
+    Returns how many nodes were timed."""
+    if not runs_here(target):
+        raise AuroraError(f"--tune times the code on this machine, which does not run target {target.name!r} code")
+    todo: dict[str, Node] = {}
+    for n in graph.nodes:
+        if n.op in TUNABLE:
+            key = tuning_key(n, target, openmp)
+            if key not in entries and key not in todo:
+                todo[key] = n
+    for k, (key, n) in enumerate(todo.items()):
+        label = f"{n.op} {n.name or ''} {list(n.inputs[0].shape)}".replace("  ", " ")
+        if progress:
+            progress(f"tuning {k + 1}/{len(todo)}: {label}")
+        entries[key] = _tune_node(graph, n, key, target, openmp)
+    return len(todo)
+
+
+def _tune_node(graph: Graph, n: Node, key: str, target: Target, openmp: bool) -> dict:
+    """The best choice for one node: every microkernel shape, then for a dense node its block rows."""
+    sub = _alone(graph, n)
+    with tempfile.TemporaryDirectory(prefix="auroragen-tune-") as tmp:
+        runs = _Runs(sub, key, target, openmp, Path(tmp))
+        for c in candidates(n, target):
+            runs.add(c)
+        best, times = runs.best()
+        kernel = runs.kernels.get(json.dumps(best))
+        if kernel == "dense" and best.get("mc") is None:  # then how many rows to pack per block
+            mc, mr, rows = runs.attrs[json.dumps(best)]
+            for m in sorted({mr, mc // 2 // mr * mr, 2 * mc, rows // mr * mr} - {mc}):
+                if mr <= m <= max(mr, rows // mr * mr):
+                    runs.add({**best, "mc": m})
+            best, times = runs.best()  # all of them again, in turns
+    ms = times[json.dumps(best)]
+    return {**best, "ms": round(ms, 4), "default_ms": round(times.get(json.dumps({}), ms), 4)}
+
+
+class _Runs:
+    """Compiled candidates of one node, timed against each other in turns."""
+
+    def __init__(self, sub: Graph, key: str, target: Target, openmp: bool, folder: Path):
+        self.sub, self.key, self.target, self.openmp, self.folder = sub, key, target, openmp, folder
+        self.models: dict[str, object] = {}
+        self.kernels: dict[str, str] = {}
+        self.attrs: dict[str, tuple[int, int, int]] = {}
+        self.want = None  # the first candidate's outputs, which every other must match
+        self.name = sub.nodes[-1].name
+        rng = np.random.default_rng(0)
+        self.feeds = [rng.standard_normal(v.shape).astype(v.dtype.np) if v.dtype.np.kind == "f"
+                      else np.zeros(v.shape, v.dtype.np) for v in sub.inputs]
+
+    def add(self, choice: dict) -> None:
+        """Compile and build one candidate; one that its lowering does not take (too wide a panel for the
+        node's channels, a kernel it does not reach) is left out."""
+        from . import compiler
+        from .loader import load
+
+        tag = json.dumps(choice)
+        out = self.folder / f"c{len(self.models)}"
+        res = compiler.compile_graph(self.sub, self.target.name, out, name="t", openmp=self.openmp,
+                                     tuning={self.key: choice}, command="auroragen --tune")
+        node = next((m for m in res.schedule.graph.nodes if m.op in KERNELS), None)
+        if node is None or any(node.attrs.get(k) != v for k, v in choice.items()):
+            return
+        self.kernels[tag] = node.op
+        if node.op == "dense":
+            self.attrs[tag] = (node.attrs["mc"], node.attrs["mr"], int(np.prod(node.inputs[0].shape[:-1])))
+        model = load(out)
+        got = model(*self.feeds)
+        if self.want is None:
+            self.want = got
+        elif not all(np.allclose(a, b, rtol=1e-4, atol=1e-4 * max(1.0, float(np.max(np.abs(b), initial=0))))
+                     for a, b in zip(got, self.want)):
+            # the same sums in the same order but for the tiling: a difference is a bug of ours, not a choice
+            raise AuroraError(f"tuning node {self.name!r}: tiles {choice} give results unlike the first candidate's")
+        self.models[tag] = model
+
+    def best(self) -> tuple[dict, dict[str, float]]:
+        """The fastest candidate and every candidate's median time in ms, timed in turns (warmed up first)."""
+        for m in self.models.values():
+            m(*self.feeds)
+        times: dict[str, list[float]] = {t: [] for t in self.models}
+        start = time.perf_counter()
+        budget = BUDGET_S * len(self.models)
+        rounds = 0
+        while rounds < MIN_ROUNDS or (rounds < MAX_ROUNDS and time.perf_counter() - start < budget):
+            for tag, m in self.models.items():
+                t0 = time.perf_counter()
+                m(*self.feeds)
+                times[tag].append(time.perf_counter() - t0)
+            rounds += 1
+        med = {t: statistics.median(v) * 1e3 for t, v in times.items()}
+        return json.loads(min(med, key=med.get)), med
