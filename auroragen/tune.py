@@ -152,7 +152,10 @@ def _tune_node(graph: Graph, n: Node, key: str, target: Target, openmp: bool) ->
     sub = _alone(graph, n)
     with tempfile.TemporaryDirectory(prefix="auroragen-tune-") as tmp:
         runs = _Runs(sub, key, target, openmp, Path(tmp))
-        for c in candidates(n, target):
+        first, *rest = candidates(n, target)
+        if not runs.add(first):
+            return {}  # the node does not become a tunable kernel (a depthwise conv_flat, say): nothing to choose
+        for c in rest:
             runs.add(c)
         best, times = runs.best()
         kernel = runs.kernels.get(json.dumps(best))
@@ -180,9 +183,9 @@ class _Runs:
         self.feeds = [rng.standard_normal(v.shape).astype(v.dtype.np) if v.dtype.np.kind == "f"
                       else np.zeros(v.shape, v.dtype.np) for v in sub.inputs]
 
-    def add(self, choice: dict) -> None:
+    def add(self, choice: dict) -> bool:
         """Compile and build one candidate; one that its lowering does not take (too wide a panel for the
-        node's channels, a kernel it does not reach) is left out."""
+        node's channels, a kernel it does not reach) is left out (False)."""
         from . import compiler
         from .loader import load
 
@@ -192,7 +195,7 @@ class _Runs:
                                      tuning={self.key: choice}, command="auroragen --tune")
         node = next((m for m in res.schedule.graph.nodes if m.op in KERNELS), None)
         if node is None or any(node.attrs.get(k) != v for k, v in choice.items()):
-            return
+            return False
         self.kernels[tag] = node.op
         if node.op == "dense":
             self.attrs[tag] = (node.attrs["mc"], node.attrs["mr"], int(np.prod(node.inputs[0].shape[:-1])))
@@ -205,6 +208,7 @@ class _Runs:
             # the same sums in the same order but for the tiling: a difference is a bug of ours, not a choice
             raise AuroraError(f"tuning node {self.name!r}: tiles {choice} give results unlike the first candidate's")
         self.models[tag] = model
+        return True
 
     def best(self) -> tuple[dict, dict[str, float]]:
         """The fastest candidate and every candidate's median time in ms, timed in turns (warmed up first)."""

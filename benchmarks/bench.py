@@ -1,6 +1,7 @@
 """auroragen against onnxruntime on the same machine, in one process, alternating runs.
 
     python benchmarks/bench.py [--targets generic,avx2] [--models resnet18,mlp] [--threads 1,2] [--runs 20] [--csv FILE]
+                               [--tune] [--tuning-file FILE]
 
 For each model, target and thread count: export (torch==2.13.0, cached in benchmarks/.cache),
 compile (timing load, passes, schedule+emit and cc; with more than one thread the build uses
@@ -298,7 +299,8 @@ def write_doc(path: Path, rows: list[dict], peak: float | None, info: dict, comm
     path.write_text(head + "\n".join(lines) + tail)
 
 
-def bench_one(name: str, target: str, runs: int, work: Path, threads: int = 1) -> dict:
+def bench_one(name: str, target: str, runs: int, work: Path, threads: int = 1, tuning_file: str | None = None,
+              tune: bool = False) -> dict:
     import onnxruntime as ort
 
     import auroragen
@@ -313,7 +315,8 @@ def bench_one(name: str, target: str, runs: int, work: Path, threads: int = 1) -
     feeds = feeds_for(model, name)
     out = work / f"{name}-{target}-{threads}"
     t0 = time.perf_counter()
-    res = auroragen.compile(model, target=target, out_dir=out, openmp=threads > 1)
+    res = auroragen.compile(model, target=target, out_dir=out, openmp=threads > 1, tuning_file=tuning_file,
+                            tune=tune and target != "generic")
     t1 = time.perf_counter()
     m = auroragen.load(out)
     t2 = time.perf_counter()
@@ -335,9 +338,10 @@ def bench_one(name: str, target: str, runs: int, work: Path, threads: int = 1) -
     tm = res.timings
     return dict(model=name, target=target, threads=threads, auroragen_ms=round(a_ms, 3), onnxruntime_ms=round(b_ms, 3),
                 ratio=round(a_ms / b_ms, 3), max_abs_diff=f"{err:.2g}", arena_bytes=res.schedule.memory.arena_bytes,
-                arena_lower_bound=res.schedule.memory.lower_bound, compile_s=round(t1 - t0, 2),
+                arena_lower_bound=res.schedule.memory.lower_bound, compile_s=round(t1 - t0 - tm.get("tune", 0.0), 2),
                 load_s=round(tm.get("load", 0.0), 3), passes_s=round(tm.get("passes", 0.0), 3),
-                emit_s=round(tm.get("schedule+emit", 0.0), 3), cc_s=round(t2 - t1, 2), runs=runs)
+                emit_s=round(tm.get("schedule+emit", 0.0), 3), cc_s=round(t2 - t1, 2), runs=runs,
+                tuned=int(tuning_file is not None), tune_s=round(tm.get("tune", 0.0), 2))
 
 
 def main(argv=None) -> int:
@@ -350,11 +354,17 @@ def main(argv=None) -> int:
                          "convolutions one at a time (conv-C-H-M-kK-sS)")
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--threads", default="1", help="thread counts to run, e.g. 1,2 (more than one: --openmp builds)")
+    ap.add_argument("--tuning-file", metavar="FILE", help="compile with the tile choices of FILE (auroragen --tuning-file)")
+    ap.add_argument("--tune", action="store_true", help="first time tile choices for each model on this machine (auroragen "
+                    "--tune; vector targets), recorded in --tuning-file (default benchmarks/.cache/tuning.json)")
     ap.add_argument("--csv", default=str(ROOT / "benchmarks" / "results.csv"))
     ap.add_argument("--docs", metavar="MD", help="also write PNG charts beside MD and this run's machine and tables into "
                                                  f"MD between {DOC_BEGIN} and {DOC_END} (make bench: docs/performance.md)")
     args = ap.parse_args(argv)
     thread_counts = [int(t) for t in args.threads.split(",")]
+    if args.tune and not args.tuning_file:
+        CACHE.mkdir(parents=True, exist_ok=True)
+        args.tuning_file = str(CACHE / "tuning.json")
     # libgomp reads this once, when the first --openmp library is loaded: one count above 1 per run
     parallel = sorted({t for t in thread_counts if t > 1})
     if len(parallel) > 1:
@@ -371,7 +381,7 @@ def main(argv=None) -> int:
         for name in names:
             for target in args.targets.split(","):
                 for threads in thread_counts:
-                    r = bench_one(name, target, args.runs, Path(tmp), threads)
+                    r = bench_one(name, target, args.runs, Path(tmp), threads, args.tuning_file, args.tune)
                     rows.append(r)
                     print(f"{name:<22}{target:<9}{threads:>4}{r['auroragen_ms']:>14.3f}{r['onnxruntime_ms']:>10.3f}"
                           f"{r['ratio']:>8.2f}{r['arena_bytes'] / 1024:>11.0f}{r['arena_lower_bound'] / 1024:>11.0f}"
