@@ -164,12 +164,20 @@ def _sharing_model():
     return make_model(nodes, {"x": x}, ["y"], opset=18)
 
 
+def _attention_model():
+    """Attention over 128 keys: score rows of whole vectors in a stack array (gcc 12 -O3 once warned,
+    -Waggressive-loop-optimizations, on the empty scalar tail of their exponentials)."""
+    rng = np.random.default_rng(5)
+    feeds = {n: rng.standard_normal((1, 2, 128, 16)).astype(np.float32) for n in "qkv"}
+    return make_model([helper.make_node("Attention", ["q", "k", "v"], ["y"])], feeds, ["y"], opset=23)
+
+
 @pytest.mark.parametrize("target", ["generic", "avx2"])
 @pytest.mark.parametrize("cc", ["gcc", "clang"])
 def test_generated_c_is_warning_free(cc, target, tiny_cnn, tmp_path):
     if shutil.which(cc) is None:
         pytest.skip(f"{cc} is not installed (.ci/run installs clang)")
-    for k, model in enumerate([onnx.load(tiny_cnn), _big_weights_model()[0], _sharing_model()]):
+    for k, model in enumerate([onnx.load(tiny_cnn), _big_weights_model()[0], _sharing_model(), _attention_model()]):
         out = tmp_path / f"out{k}"
         auroragen.compile(model, out_dir=out, target=target)
         for opt in ("-O0", "-O3"):

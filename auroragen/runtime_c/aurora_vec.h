@@ -292,19 +292,19 @@ static inline float av_reduce_add(av_f32 v)
 /* y[k] = e^(x[k] - m) for k < n; returns the sum of the y[k]. x and y may be the same array. */
 static inline float av_exp_shifted(const float *x, float *y, long n, float m)
 {
-    long k = 0;
+    const long whole = n - n % AV_WIDTH; /* (a tail loop from here: gcc 12 -O3 misjudged one from k) */
     float sum = 0.0f;
 #if AV_WIDTH > 1
     av_f32 acc = av_zero();
     const av_f32 vm = av_set1(m);
-    for (; k + AV_WIDTH <= n; k += AV_WIDTH) {
+    for (long k = 0; k < whole; k += AV_WIDTH) {
         const av_f32 e = av_exp(av_sub(av_load(x + k), vm));
         av_store(y + k, e);
         acc = av_add(acc, e);
     }
     sum = av_reduce_add(acc);
 #endif
-    for (; k < n; ++k) {
+    for (long k = whole; k < n; ++k) {
         y[k] = expf(x[k] - m);
         sum += y[k];
     }
