@@ -117,6 +117,15 @@ def test_vector_channels_last_between_convs(target, mixed, tmp_path):
     check(model, feeds, target, tmp_path)
 
 
+@pytest.mark.parametrize("target", VECTOR)
+@pytest.mark.parametrize("case", test_lower.ATTENTION, ids=lambda c: "q{}k{}d{}v{}".format(*c))
+def test_vector_blocked_attention(target, case, tmp_path):
+    """test_lower's attention cases: NEON's 8 x 12 tiles and AVX-512's 12 x 32 (partial panels of both)."""
+    needs(target)
+    model, feeds = test_lower._attention_model(*case)
+    check(model, feeds, target, tmp_path, rtol=1e-4, atol=1e-5)
+
+
 # symbols a bare-metal library may take from the toolchain: libm, and the compiler's memory helpers
 FREESTANDING_OK = {"memcpy", "memset", "memmove", "expf", "logf", "tanhf", "erff", "sqrtf", "powf", "floorf", "ceilf",
                    "fabsf", "fmodf", "nearbyintf", "exp", "log", "sqrt", "floor", "ceil", "pow", "fmod", "fabs"}

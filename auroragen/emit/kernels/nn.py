@@ -269,11 +269,16 @@ def plan_fused_attention(node: Node, step) -> Plan:
     cs = contiguous_strides(batch)
     mask = node.inputs[3] if _present(node, 3) else None
     ms = broadcast_strides(mask.shape, tuple(batch) + (sq, sk)) if mask is not None else [0] * (len(batch) + 2)
-    return Plan("fused_attention", dict(
-        batch_dims=batch, q_batch=[s * sq * d for s in cs], k_batch=[s * d * sk for s in cs], v_batch=[s * sk * dv for s in cs],
-        y_batch=[s * sq * dv for s in cs], mask_batch=ms[:-2], mask_si=ms[-2], mask_sj=ms[-1], has_mask=mask is not None,
-        SQ=sq, SK=sk, D=d, DV=dv, scale=literal(a["scale"], q.dtype), ctype=q.dtype.ctype, fs=fn_suffix(node),
-    ), what=f"fused attention, {a['num_heads']} heads, {sq}x{sk} scores, mask {a['mask_kind']}")
+    mr, nv = a.get("mr"), a.get("nv")
+    p = dict(batch_dims=batch, q_batch=[s * sq * d for s in cs], k_batch=[s * d * sk for s in cs], v_batch=[s * sk * dv for s in cs],
+             y_batch=[s * sq * dv for s in cs], mask_batch=ms[:-2], mask_si=ms[-2], mask_sj=ms[-1], has_mask=mask is not None,
+             SQ=sq, SK=sk, D=d, DV=dv, scale=literal(a["scale"], q.dtype), ctype=q.dtype.ctype, fs=fn_suffix(node),
+             MR=mr, NV=nv, NR=a.get("nr"))
+    what = f"fused attention, {a['num_heads']} heads, {sq}x{sk} scores, mask {a['mask_kind']}"
+    if not mr:
+        return Plan("fused_attention", p, what=what)
+    return Plan("fused_attention", p, helpers=[("gemm_micro", dict(mr=mr, nv=nv, ind=False))],
+                what=what + f", {mr} query rows at a time, {mr}x{nv}-vector tiles")
 
 
 @kernel("det")

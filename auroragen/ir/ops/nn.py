@@ -681,7 +681,7 @@ def grid_sample(x, grid, *, mode, padding, align_corners):
 # -- fused attention ---------------------------------------------------------------
 
 
-def _attention_type(q, k_t, v, mask=None, *, scale, num_heads, mask_kind):
+def _attention_type(q, k_t, v, mask=None, *, scale, num_heads, mask_kind, mr=None, nv=None, nr=None):
     if q.shape[:-2] != k_t.shape[:-2] or q.shape[:-2] != v.shape[:-2]:
         raise ValueError(f"batch dims differ: q {list(q.shape)}, k^T {list(k_t.shape)}, v {list(v.shape)}")
     if q.shape[-1] != k_t.shape[-2] or k_t.shape[-1] != v.shape[-2]:
@@ -692,8 +692,10 @@ def _attention_type(q, k_t, v, mask=None, *, scale, num_heads, mask_kind):
 
 
 @register("fused_attention", infer=_attention_type)
-def fused_attention(q, k_t, v, mask=None, *, scale, num_heads, mask_kind):
-    """softmax(q @ k_t * scale [+ mask]) @ v over the last two axes (k given transposed)."""
+def fused_attention(q, k_t, v, mask=None, *, scale, num_heads, mask_kind, mr=None, nv=None, nr=None):
+    """softmax(q @ k_t * scale [+ mask]) @ v over the last two axes (k given transposed). With mr and nv
+    (target lowering) the kernel computes mr query rows at a time with the GEMM microkernel of mr rows by
+    nr = nv vectors of columns, for the scores and for the values."""
     s = np.matmul(q.astype(np.float64), k_t.astype(np.float64)) * scale
     if mask is not None:
         s = s + mask
