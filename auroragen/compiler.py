@@ -154,6 +154,7 @@ def compile(model, target: str = "generic", out_dir: str | os.PathLike = "out", 
         t = time.perf_counter()
         if target not in IMPLEMENTED:
             raise AuroraError(f"target {target!r} is not implemented yet (implemented: {', '.join(IMPLEMENTED)})")
+        tuner.write(tuning_file, entries)  # (fails now, not after the timing, where it cannot be written)
         timed = tuner.tune(graph, TARGETS[target], openmp, entries, progress)
         tuner.write(tuning_file, entries)
         timings["tune"] = time.perf_counter() - t

@@ -69,14 +69,19 @@ def write(path: str | os.PathLike, entries: dict[str, dict]) -> None:
     """Write the tuning file whole (a temporary file renamed over it: never half-written)."""
     p = Path(path)
     data = {"format": FORMAT, "machine": _machine(), "entries": {k: entries[k] for k in sorted(entries)}}
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=p.resolve().parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=p.resolve().parent)
+    except OSError as e:
+        raise AuroraError(f"cannot write tuning file {str(p)!r}: {e.strerror}") from None
     try:
         with os.fdopen(fd, "w") as f:
             json.dump(data, f, indent=1)
             f.write("\n")
         os.replace(tmp, p)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise AuroraError(f"cannot write tuning file {str(p)!r}: {e.strerror}") from None
         raise
 
 

@@ -170,3 +170,14 @@ def test_tune_refuses_a_target_this_machine_does_not_run(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "does not run target 'cortex-m' code" in err and err.count("\n") == 1
     assert not (tmp_path / "out").exists() and not (tmp_path / "auroragen-tuning.json").exists()
+
+
+def test_unwritable_tuning_file_fails_before_timing(tmp_path, capsys, monkeypatch):
+    model, _ = _two_node_model()
+    path = tmp_path / "m.onnx"
+    path.write_bytes(model.SerializeToString())
+    monkeypatch.setattr(tuner, "tune", lambda *a, **k: pytest.fail("timed before finding the file unwritable"))
+    assert main([str(path), "-o", str(tmp_path / "out"), "--tune", "--tuning-file", str(tmp_path / "no" / "t.json")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("auroragen: error: cannot write tuning file") and err.count("\n") == 1
+    assert not (tmp_path / "out").exists()
