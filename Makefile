@@ -47,9 +47,12 @@ $(BENCH_STAMP): $(TEST_STAMP)
 
 # auroragen against onnxruntime, alternating runs in one process: a table, benchmarks/results.csv, and
 # this run's machine, tables and charts in docs/performance.md
+BENCH_TARGETS := generic,avx2
+BENCH_THREADS := 1,2
+BENCH_MODELS := resnet18,mobilenetv2,transformer,bert,mlp,lstm,ds-cnn,gemm512,convs
 bench: $(BENCH_STAMP)
-	$(PY) benchmarks/bench.py --targets $(or $(TARGETS),generic,avx2) --threads $(or $(THREADS),1,2) \
-	  --models $(or $(MODELS),resnet18,mobilenetv2,transformer,mlp,lstm,ds-cnn,gemm512,convs) --docs docs/performance.md
+	$(PY) benchmarks/bench.py --targets $(or $(TARGETS),$(BENCH_TARGETS)) --threads $(or $(THREADS),$(BENCH_THREADS)) \
+	  --models $(or $(MODELS),$(BENCH_MODELS)) --docs docs/performance.md
 
 # mutated models through the compiler for MINUTES (default 10); crashes land in fuzz-crashes/
 fuzz: $(TEST_STAMP)
