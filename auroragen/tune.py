@@ -145,7 +145,7 @@ def tune(graph: Graph, target: Target, openmp: bool, entries: dict[str, dict],
             if key not in entries and key not in todo:
                 todo[key] = n
     for k, (key, n) in enumerate(todo.items()):
-        label = f"{n.op} {n.name or ''} {list(n.inputs[0].shape)}".replace("  ", " ")
+        label = f"{n.op} {n.name!r} {list(n.inputs[0].shape)}" if n.name else f"{n.op} {list(n.inputs[0].shape)}"
         if progress:
             progress(f"tuning {k + 1}/{len(todo)}: {label}")
         entries[key] = _tune_node(graph, n, key, target, openmp)
