@@ -81,16 +81,20 @@ def check_prefix(name: str) -> None:
         raise AuroraError(f"--name {name!r} is reserved (a C keyword or the runtime's prefix)")
 
 
+def check_target(target: str) -> None:
+    if target not in TARGETS:
+        raise AuroraError(f"unknown target {target!r} (one of {', '.join(TARGETS)})")
+    if target not in IMPLEMENTED:
+        raise AuroraError(f"target {target!r} is not implemented yet (implemented: {', '.join(IMPLEMENTED)})")
+
+
 def compile_graph(graph: Graph, target: str = "generic", out_dir: str | os.PathLike = "out", *, name: str = "model",
                   openmp: bool = False, command: str = "", progress: Callable[[str], None] | None = None,
                   tuning: dict | None = None) -> CompileResult:
     """Schedule and emit an Aurora graph (already through the pipeline) into out_dir; `tuning` holds tile
     choices by node (auroragen.tune)."""
     check_prefix(name)
-    if target not in TARGETS:
-        raise AuroraError(f"unknown target {target!r} (one of {', '.join(TARGETS)})")
-    if target not in IMPLEMENTED:
-        raise AuroraError(f"target {target!r} is not implemented yet (implemented: {', '.join(IMPLEMENTED)})")
+    check_target(target)
     t0 = time.perf_counter()
     sched = build_schedule(lower(graph, TARGETS[target], parallel=openmp, tuning=tuning), TARGETS[target])
     out = Path(out_dir)
@@ -127,8 +131,7 @@ def compile(model, target: str = "generic", out_dir: str | os.PathLike = "out", 
     On any error out_dir is left as it was and AuroraError is raised.
     """
     check_prefix(name)
-    if target not in TARGETS:
-        raise AuroraError(f"unknown target {target!r} (one of {', '.join(TARGETS)})")
+    check_target(target)
     _check_out(Path(out_dir))
     if tune and tuning_file is None:
         raise AuroraError("tuning needs a tuning file to write the winners to")
@@ -152,8 +155,6 @@ def compile(model, target: str = "generic", out_dir: str | os.PathLike = "out", 
         progress("ran the graph passes")
     if tune:
         t = time.perf_counter()
-        if target not in IMPLEMENTED:
-            raise AuroraError(f"target {target!r} is not implemented yet (implemented: {', '.join(IMPLEMENTED)})")
         tuner.write(tuning_file, entries)  # (fails now, not after the timing, where it cannot be written)
         timed = tuner.tune(graph, TARGETS[target], openmp, entries, progress)
         tuner.write(tuning_file, entries)

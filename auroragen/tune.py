@@ -27,7 +27,7 @@ import numpy as np
 from .errors import AuroraError
 from .ir import Graph, Node
 from .schedule.lower import TUNABLE, micro_shapes, tuning_key
-from .schedule.target import Target
+from .schedule.target import Target, runs_on_host
 
 FORMAT = 1
 CHOICES = {"mr": (1, 16), "nv": (1, 4), "mc": (1, 1 << 20)}  # the tile choices an entry may hold, and their ranges
@@ -110,33 +110,17 @@ def _alone(g: Graph, n: Node) -> Graph:
     return Graph(inputs, list(n.outputs), nodes + [n], name="tune")
 
 
-def candidates(n: Node, target: Target) -> list[dict]:
-    """The tile choices to time for node n, the heuristics' own (an empty choice) first."""
-    return [{}] + [dict(mr=mr, nv=nv) for mr, nv in micro_shapes(target) if (mr, nv) != (target.gemm_mr, target.gemm_nv)]
-
-
-def runs_here(target: Target) -> bool:
-    """Whether this machine runs the target's code (tuning times it here)."""
-    import platform
-
-    if target.freestanding:
-        return False
-    if target.vec_isa == "NEON":
-        return platform.machine() in ("aarch64", "arm64")
-    if target.vec_isa in ("AVX2", "AVX512"):
-        try:
-            flags = next(ln for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("flags")).split()
-        except (OSError, StopIteration):
-            return False
-        return {"avx2", "fma"} <= set(flags) if target.vec_isa == "AVX2" else "avx512f" in flags
-    return True
+def candidates(target: Target) -> list[dict]:
+    """The tile choices to time for a node, the heuristics' own (an empty choice) first (a candidate that
+    lowers to the same tiles as an earlier one is not timed again: _Runs.add)."""
+    return [{}] + [dict(mr=mr, nv=nv) for mr, nv in micro_shapes(target)]
 
 
 def tune(graph: Graph, target: Target, openmp: bool, entries: dict[str, dict],
          progress: Callable[[str], None] | None = None) -> int:
     """Time the candidates of every tunable node of graph with no entry yet; add the winners to entries.
     Returns how many nodes were timed."""
-    if not runs_here(target):
+    if not runs_on_host(target):
         raise AuroraError(f"--tune times the code on this machine, which does not run target {target.name!r} code")
     todo: dict[str, Node] = {}
     for n in graph.nodes:
@@ -157,15 +141,15 @@ def _tune_node(graph: Graph, n: Node, key: str, target: Target, openmp: bool) ->
     sub = _alone(graph, n)
     with tempfile.TemporaryDirectory(prefix="auroragen-tune-") as tmp:
         runs = _Runs(sub, key, target, openmp, Path(tmp))
-        first, *rest = candidates(n, target)
+        first, *rest = candidates(target)
         if not runs.add(first):
             return {}  # the node does not become a tunable kernel (a depthwise conv_flat, say): nothing to choose
         for c in rest:
             runs.add(c)
         best, times = runs.best()
-        kernel = runs.kernels.get(json.dumps(best))
-        if kernel == "dense" and best.get("mc") is None:  # then how many rows to pack per block
-            mc, mr, rows = runs.attrs[json.dumps(best)]
+        node = runs.lowered[json.dumps(best)]
+        if node.op == "dense" and best.get("mc") is None:  # then how many rows to pack per block
+            mc, mr, rows = node.attrs["mc"], node.attrs["mr"], int(np.prod(node.inputs[0].shape[:-1]))
             for m in sorted({mr, mc // 2 // mr * mr, 2 * mc, rows // mr * mr} - {mc}):
                 if mr <= m <= max(mr, rows // mr * mr):
                     runs.add({**best, "mc": m})
@@ -179,9 +163,8 @@ class _Runs:
 
     def __init__(self, sub: Graph, key: str, target: Target, openmp: bool, folder: Path):
         self.sub, self.key, self.target, self.openmp, self.folder = sub, key, target, openmp, folder
-        self.models: dict[str, object] = {}
-        self.kernels: dict[str, str] = {}
-        self.attrs: dict[str, tuple[int, int, int]] = {}
+        self.models: dict[str, object] = {}  # choice (as JSON) -> the built candidate
+        self.lowered: dict[str, Node] = {}  # choice (as JSON) -> the kernel node it lowered to
         self.want = None  # the first candidate's outputs, which every other must match
         self.name = sub.nodes[-1].name
         rng = np.random.default_rng(0)
@@ -190,7 +173,8 @@ class _Runs:
 
     def add(self, choice: dict) -> bool:
         """Compile and build one candidate; one that its lowering does not take (too wide a panel for the
-        node's channels, a kernel it does not reach) is left out (False)."""
+        node's channels, a kernel it does not reach) or that lowers to the tiles of one already built is left
+        out (False)."""
         from . import compiler
         from .loader import load
 
@@ -201,9 +185,10 @@ class _Runs:
         node = next((m for m in res.schedule.graph.nodes if m.op in KERNELS), None)
         if node is None or any(node.attrs.get(k) != v for k, v in choice.items()):
             return False
-        self.kernels[tag] = node.op
-        if node.op == "dense":
-            self.attrs[tag] = (node.attrs["mc"], node.attrs["mr"], int(np.prod(node.inputs[0].shape[:-1])))
+        tiles = [(m.op, m.attrs["mr"], m.attrs["nv"], m.attrs.get("mc")) for m in self.lowered.values()]
+        if (node.op, node.attrs["mr"], node.attrs["nv"], node.attrs.get("mc")) in tiles:
+            return False
+        self.lowered[tag] = node
         model = load(out)
         got = model(*self.feeds)
         if self.want is None:

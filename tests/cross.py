@@ -120,6 +120,16 @@ def write_io(out_dir: Path, result) -> None:
     (out_dir / "io.json").write_text(json.dumps(io))
 
 
+def build(model, target: str, out_dir: Path, **kw) -> CrossModel:
+    """Compile an ONNX model for a runner target into out_dir (keywords go to auroragen.compile) and build
+    its runner."""
+    import auroragen
+
+    res = auroragen.compile(model, target=compile_target(target), out_dir=out_dir, **kw)
+    write_io(out_dir, res)
+    return CrossModel(out_dir, target)
+
+
 class CrossModel:
     """A compiled model run through its runner under emulation: model(*inputs) -> list of outputs."""
 

@@ -103,14 +103,7 @@ def expose(model: onnx.ModelProto, names: list[str]) -> onnx.ModelProto:
 
 
 def host_targets() -> list[str]:
-    """The targets whose code this CPU runs: generic, and avx2 / avx512 when /proc/cpuinfo lists them."""
-    try:
-        flags = open("/proc/cpuinfo").read()
-    except OSError:
-        flags = ""
-    out = ["generic"]
-    if " avx2 " in flags and " fma " in flags:
-        out.append("avx2")
-    if " avx512f " in flags:
-        out.append("avx512")
-    return out
+    """The x86 targets whose code this CPU runs: generic, and avx2 / avx512 when /proc/cpuinfo lists them."""
+    from auroragen.schedule.target import TARGETS, runs_on_host
+
+    return [t for t in ("generic", "avx2", "avx512") if runs_on_host(TARGETS[t])]

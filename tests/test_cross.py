@@ -34,13 +34,11 @@ def needs(target: str):
 
 def cross_model(model: onnx.ModelProto, target: str, tmp_path, **kw) -> cross.CrossModel:
     """Compile for an emulated target (keywords go to auroragen.compile) and build its runner."""
-    out = tmp_path / "out"
-    res = auroragen.compile(model, target=cross.compile_target(target), out_dir=out, **kw)
+    m = cross.build(model, target, tmp_path / "out", **kw)
     isa = {"neon": "NEON", "avx512+simde": "AVX512"}.get(target)
     if isa:
-        assert f"#define AURORA_VEC_{isa} 1" in (out / "model.c").read_text()
-    cross.write_io(out, res)
-    return cross.CrossModel(out, target)
+        assert f"#define AURORA_VEC_{isa} 1" in (tmp_path / "out" / "model.c").read_text()
+    return m
 
 
 def onnxruntime_outputs(model: onnx.ModelProto, feeds: dict) -> list[np.ndarray]:

@@ -340,7 +340,7 @@ def _lower_conv_flat(rw: Rewriter, n, target: Target, parallel: bool, choice: di
 ATTENTION_STACK_FLOATS = 1 << 15  # the blocked attention's stack arrays (per thread), at most: 128 KiB
 
 
-def attention_stack_floats(sq: int, sk: int, d: int, dv: int, mr: int, nr: int) -> int:
+def attention_stack_floats(sk: int, d: int, dv: int, mr: int, nr: int) -> int:
     """Floats of stack the blocked fused_attention takes: scores and probabilities of mr rows, the query
     panel, a tile, and zero-padded copies of the last column panel of k^T and of v when partial."""
     return 2 * mr * sk + d * mr + mr * nr + (d * nr if sk % nr else 0) + (sk * nr if dv % nr else 0)
@@ -355,7 +355,7 @@ def _lower_attention(rw: Rewriter, n, target: Target, parallel: bool, choice: di
     sq, d, sk, dv = q.shape[-2], q.shape[-1], kt.shape[-1], v.shape[-1]
     mr, nv = min(target.gemm_mr, sq), target.gemm_nv
     nr = nv * target.vec_width
-    if attention_stack_floats(sq, sk, d, dv, mr, nr) > ATTENTION_STACK_FLOATS:
+    if attention_stack_floats(sk, d, dv, mr, nr) > ATTENTION_STACK_FLOATS:
         return False
     y, = rw.emit("fused_attention", n.inputs, dict(n.attrs, mr=mr, nv=nv, nr=nr), n.name)
     rw.replace(n.output, y)

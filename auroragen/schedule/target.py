@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import platform
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,22 @@ TARGETS: dict[str, Target] = {
 
 # Targets whose kernels and build are complete; the others are accepted by name only later.
 IMPLEMENTED = ("generic", "avx2", "avx512", "neon", "cortex-m")
+
+
+def runs_on_host(target: Target) -> bool:
+    """Whether this machine runs the target's code: not bare metal; NEON on AArch64; AVX2 (with FMA) and
+    AVX-512 when /proc/cpuinfo lists them."""
+    if target.freestanding:
+        return False
+    if target.vec_isa == "NEON":
+        return platform.machine() in ("aarch64", "arm64")
+    if target.vec_isa in ("AVX2", "AVX512"):
+        try:
+            flags = next(ln for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("flags")).split()
+        except (OSError, StopIteration):
+            return False
+        return {"avx2", "fma"} <= set(flags) if target.vec_isa == "AVX2" else "avx512f" in flags
+    return True
 
 
 def get_target(name: str) -> Target:
