@@ -328,10 +328,13 @@ def _lower_conv_flat(rw: Rewriter, n, target: Target, parallel: bool, choice: di
     if any(s != 1 for s in a["strides"]) and y.shape[1] // a["group"] >= 4:
         return False  # strided, only thin groups (depthwise): wide ones with unpacked weights keep the direct kernel
     ph, pw, slack = conv_flat_geometry(x.shape, a["kernel"], a["dilations"], a["pads"], a["strides"])
-    # one group's planes at a time and a chunk of the result; in parallel, every group's planes (their
-    # output channels run side by side, each chunk on its thread's stack)
-    planes = x.shape[1] if parallel else x.shape[1] // a["group"]
-    work = planes * prod(a["strides"]) * ph * pw + slack + (0 if parallel else flat_chunk_rows(pw) * pw)
+    # one group's planes at a time and a chunk of the result; in parallel, every group's planes and slack
+    # (their output channels run side by side, each chunk on its thread's stack)
+    plane = prod(a["strides"]) * ph * pw
+    if parallel:
+        work = x.shape[1] * plane + a["group"] * slack
+    else:
+        work = x.shape[1] // a["group"] * plane + slack + flat_chunk_rows(pw) * pw
     out, _work = rw.emit("conv_flat", n.inputs, dict(a, work=work, parallel=int(parallel)), n.name)
     rw.replace(y, out)
     return True
