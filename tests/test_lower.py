@@ -9,6 +9,7 @@ import pytest
 from helpers import compile_and_run, host_targets, make_model, ort_reference
 from onnx import helper
 
+from auroragen.emit import PARALLEL_MIN_WORK, parallel_work
 from auroragen.frontend import load as import_model
 from auroragen.ir.ops.nn import (
     pack_conv_weights,
@@ -19,7 +20,6 @@ from auroragen.ir.ops.nn import (
     unpack_dense_weights,
 )
 from auroragen.passes import run_pipeline
-from auroragen.emit import PARALLEL_MIN_WORK, parallel_work
 from auroragen.schedule.lower import lower
 from auroragen.schedule.target import TARGETS
 
