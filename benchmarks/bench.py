@@ -7,10 +7,12 @@ For each model, target and thread count: export (torch==2.13.0, cached in benchm
 compile (timing load, passes, schedule+emit and cc; with more than one thread the build uses
 --openmp and OMP_NUM_THREADS), then time P_run through cffi and an onnxruntime session with
 the same number of threads alternately after a warm-up, and report medians and their ratio.
-With more than one thread the two alternate in blocks of BLOCK runs, each after a pause of PAUSE
-seconds and with its first run not counted: both thread pools spin idle for a while after a run, and
-on a machine with no spare cores that would eat the other's next runs. onnxruntime keeps its default
-settings.
+With more than one thread the two alternate in blocks of at least BLOCK runs and BLOCK_S seconds
+(at least ROUNDS blocks each), each after a pause of PAUSE seconds and with its first run not counted:
+both thread pools spin idle for a while after a run, and on a machine with no spare cores that would
+eat the other's next runs; and the first runs after a rest are slow for either (an idle virtual CPU
+takes a while to come back), which would swamp a short block of a small model. onnxruntime keeps its
+default settings.
 Prints a table and writes a CSV. Machines are shared: compare ratios from one run.
 """
 
@@ -53,7 +55,9 @@ def _torch_models():
 
 MODELS = ["resnet18", "mobilenetv2", "transformer", "bert", "mlp", "lstm", "ds-cnn"]
 GEMM_SIZE = 512
-BLOCK = 5  # runs per block when timing with more than one thread ...
+BLOCK = 5  # runs per block when timing with more than one thread, at least ...
+BLOCK_S = 0.03  # ... and at least this many seconds of them ...
+ROUNDS = 4  # ... in at least this many blocks each ...
 PAUSE = 0.2  # ... each after this many seconds of rest
 # ResNet-18's convolution shapes (input channels, input size, output channels, kernel, stride), each as
 # conv + relu: the convolution microbenchmarks, named conv-C-H-M-kK-sS
@@ -331,9 +335,13 @@ def bench_one(name: str, target: str, runs: int, work: Path, threads: int = 1, t
     # with threads, in blocks after a pause: each side's idle workers spin for a while after its runs
     # (onnxruntime's for longer than libgomp's), which on a machine with as many cores as threads would
     # take a core from the other side's next runs
-    multi = threads > 1
-    ta, tb = time_pair(lambda: m(**feeds), lambda: sess.run(None, feeds), runs, block=BLOCK if multi else 1,
-                       pause=PAUSE if multi else 0.0)
+    fa, fb = (lambda: m(**feeds)), (lambda: sess.run(None, feeds))
+    block = 1
+    if threads > 1:
+        est = max(statistics.median(t) for t in time_pair(fa, fb, 5))
+        block = max(BLOCK, int(np.ceil(BLOCK_S / est)))
+        runs = max(runs, ROUNDS * block)
+    ta, tb = time_pair(fa, fb, runs, block=block, pause=PAUSE if block > 1 else 0.0)
     a_ms, b_ms = statistics.median(ta) * 1e3, statistics.median(tb) * 1e3
     tm = res.timings
     return dict(model=name, target=target, threads=threads, auroragen_ms=round(a_ms, 3), onnxruntime_ms=round(b_ms, 3),
