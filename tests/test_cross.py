@@ -124,6 +124,15 @@ def test_vector_blocked_attention(target, case, tmp_path):
     check(model, feeds, target, tmp_path, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("target", VECTOR)
+@pytest.mark.parametrize("stride,pad,width", test_lower.MAX_POOLS)
+def test_vector_max_pool_rows(target, stride, pad, width, tmp_path):
+    """test_lower's max pools with NaNs: NEON's 4-float and AVX-512's 16-float rows (stride 2: even lanes)."""
+    needs(target)
+    model, feeds, want = test_lower._max_pool_case(stride, pad, width)
+    np.testing.assert_array_equal(cross_model(model, target, tmp_path)(*feeds.values())[0], want)
+
+
 # symbols a bare-metal library may take from the toolchain: libm, and the compiler's memory helpers
 FREESTANDING_OK = {"memcpy", "memset", "memmove", "expf", "logf", "tanhf", "erff", "sqrtf", "powf", "floorf", "ceilf",
                    "fabsf", "fmodf", "nearbyintf", "exp", "log", "sqrt", "floor", "ceil", "pow", "fmod", "fabs"}

@@ -367,3 +367,33 @@ def test_blocked_attention_matches_onnxruntime(tmp_path, target, case):
     assert n.attrs.get("mr") == (min(t.gemm_mr, case[0]) if t.vec_width > 1 else None)
     got = compile_and_run(model, feeds, tmp_path / "out", target=target)
     np.testing.assert_allclose(got[0], ort_reference(model, feeds)[0], rtol=1e-4, atol=1e-5)
+
+
+
+MAX_POOLS = [(1, 1, 45), (2, 1, 112), (2, 0, 41), (2, 1, 17), (3, 1, 40)]  # (stride, pad, width)
+
+
+def _max_pool_case(stride, pad, width):
+    """A 3x3 max pool over rows with NaNs (one row, one column, single points) and its numpy result."""
+    rng = np.random.default_rng(stride * 100 + width)
+    x = rng.standard_normal((1, 3, 9, width)).astype(np.float32)
+    x[0, 0, 4, :] = np.nan
+    x[0, 1, :, width // 3] = np.nan
+    x[0, 2, 2, 7] = x[0, 2, 6, width - 2] = np.nan
+    model = make_model([helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[3, 3], strides=[stride] * 2, pads=[pad] * 4)],
+                       {"x": x}, ["y"])
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)), constant_values=-np.inf)
+    oh, ow = (9 + 2 * pad - 3) // stride + 1, (width + 2 * pad - 3) // stride + 1
+    want = np.stack([np.stack([xp[:, :, i * stride:i * stride + 3, j * stride:j * stride + 3].max(axis=(2, 3))
+                               for j in range(ow)], -1) for i in range(oh)], -2)
+    return model, {"x": x}, want
+
+
+@pytest.mark.parametrize("target", HOST)
+@pytest.mark.parametrize("stride,pad,width", MAX_POOLS)
+def test_max_pool_rows_match_numpy_with_nans(tmp_path, target, stride, pad, width):
+    """2-D max pooling a row at a time, on vector targets a vector of output columns per tap (stride 1: one
+    load; stride 2: the even lanes of two; other strides scalar): any NaN in a window gives NaN, wherever
+    it falls among the taps."""
+    model, feeds, want = _max_pool_case(stride, pad, width)
+    np.testing.assert_array_equal(compile_and_run(model, feeds, tmp_path / "out", target=target)[0], want)

@@ -39,6 +39,8 @@ typedef __mmask16 av_mask;
 #define av_lt(a, b) _mm512_cmp_ps_mask((a), (b), _CMP_LT_OQ)
 #define av_eq(a, b) _mm512_cmp_ps_mask((a), (b), _CMP_EQ_OQ)
 #define av_select(m, a, b) _mm512_mask_blend_ps((m), (b), (a)) /* m ? a : b per lane */
+/* the even lanes of a then of b: a[0], a[2], ..., b[0], b[2], ... (a stride-2 load from two vectors) */
+#define av_even(a, b) _mm512_permutex2var_ps((a), _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0), (b))
 #define av_bits(a) _mm512_castps_si512(a)
 #define av_from_bits(i) _mm512_castsi512_ps(i)
 #define av_i_set1(x) _mm512_set1_epi32(x)
@@ -71,6 +73,7 @@ typedef __m256 av_mask;
 #define av_lt(a, b) _mm256_cmp_ps((a), (b), _CMP_LT_OQ)
 #define av_eq(a, b) _mm256_cmp_ps((a), (b), _CMP_EQ_OQ)
 #define av_select(m, a, b) _mm256_blendv_ps((b), (a), (m))
+#define av_even(a, b) _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps((a), (b), 0x88)), 0xD8))
 #define av_bits(a) _mm256_castps_si256(a)
 #define av_from_bits(i) _mm256_castsi256_ps(i)
 #define av_i_set1(x) _mm256_set1_epi32(x)
@@ -103,6 +106,7 @@ typedef uint32x4_t av_mask;
 #define av_lt(a, b) vcltq_f32((a), (b))
 #define av_eq(a, b) vceqq_f32((a), (b))
 #define av_select(m, a, b) vbslq_f32((m), (a), (b))
+#define av_even(a, b) vuzp1q_f32((a), (b))
 #define av_bits(a) vreinterpretq_s32_f32(a)
 #define av_from_bits(i) vreinterpretq_f32_s32(i)
 #define av_i_set1(x) vdupq_n_s32(x)
@@ -133,6 +137,7 @@ typedef int av_mask;
 #define av_lt(a, b) ((a) < (b))
 #define av_eq(a, b) ((a) == (b))
 #define av_select(m, a, b) ((m) ? (a) : (b))
+#define av_even(a, b) ((void)(b), (a))
 #define av_exp(a) expf(a)
 #define av_log(a) logf(a)
 #define av_tanh(a) tanhf(a)

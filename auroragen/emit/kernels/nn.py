@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...ir import Node
+from ...ir.types import DType
 from ..cformat import literal
 from . import Plan, broadcast_strides, contiguous_strides, fn_suffix, kernel, numel
 from .reduce import limits
@@ -131,7 +132,8 @@ def plan_pool(node: Node, step) -> Plan:
     ranges = [_valid_range(out[3], x.shape[3], a["strides"][1], a["pads"][1], kw * a["dilations"][1])
               for kw in range(a["kernel"][1])] if row_max else []
     return Plan("pool", dict(
-        row_max=row_max, ow_lo=[lo for lo, _ in ranges], ow_hi=[hi for _, hi in ranges],
+        row_max=row_max, vrow=row_max and x.dtype is DType.FLOAT and a["strides"][1] in (1, 2) and a["dilations"][1] == 1,
+        ow_lo=[lo for lo, _ in ranges], ow_hi=[hi for _, hi in ranges],
         planes=x.shape[0] * x.shape[1], in_dims=list(x.shape[2:]), out_dims=list(out[2:]), in_size=numel(x.shape[2:]),
         out_size=numel(out[2:]), in_strides=in_st, out_strides=contiguous_strides(out[2:]), kernel=list(a["kernel"]),
         strides=list(a["strides"]), dilations=list(a["dilations"]), pads=list(a["pads"]), kind=kind,
