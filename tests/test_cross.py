@@ -133,6 +133,15 @@ def test_vector_max_pool_rows(target, stride, pad, width, tmp_path):
     np.testing.assert_array_equal(cross_model(model, target, tmp_path)(*feeds.values())[0], want)
 
 
+@pytest.mark.parametrize("target", VECTOR)
+@pytest.mark.parametrize("shape,perm", test_lower.TRANSPOSES, ids=str)
+def test_vector_transposes(target, shape, perm, tmp_path):
+    """test_lower's transposes: NEON's 4 x 4 blocks and AVX-512's (AVX2's 8 x 8)."""
+    needs(target)
+    model, feeds, want = test_lower._transpose_case(shape, perm)
+    np.testing.assert_array_equal(cross_model(model, target, tmp_path)(*feeds.values())[0], want)
+
+
 # symbols a bare-metal library may take from the toolchain: libm, and the compiler's memory helpers
 FREESTANDING_OK = {"memcpy", "memset", "memmove", "expf", "logf", "tanhf", "erff", "sqrtf", "powf", "floorf", "ceilf",
                    "fabsf", "fmodf", "nearbyintf", "exp", "log", "sqrt", "floor", "ceil", "pow", "fmod", "fabs"}

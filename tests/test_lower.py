@@ -397,3 +397,22 @@ def test_max_pool_rows_match_numpy_with_nans(tmp_path, target, stride, pad, widt
     it falls among the taps."""
     model, feeds, want = _max_pool_case(stride, pad, width)
     np.testing.assert_array_equal(compile_and_run(model, feeds, tmp_path / "out", target=target)[0], want)
+
+
+TRANSPOSES = [((16, 24), (1, 0)), ((1, 128, 12, 32), (0, 2, 3, 1)), ((2, 8, 3, 16), (0, 3, 2, 1)), ((8, 5, 16), (2, 1, 0)),
+              ((3, 16, 8), (0, 2, 1)), ((12, 8), (1, 0)), ((10, 16), (1, 0)), ((4, 8, 16), (1, 0, 2))]
+
+
+def _transpose_case(shape, perm):
+    x = np.arange(np.prod(shape), dtype=np.float32).reshape(shape)
+    model = make_model([helper.make_node("Transpose", ["x"], ["y"], perm=list(perm))], {"x": x}, ["y"])
+    return model, {"x": x}, x.transpose(perm)
+
+
+@pytest.mark.parametrize("target", HOST)
+@pytest.mark.parametrize("shape,perm", TRANSPOSES, ids=str)
+def test_float_transposes_match_numpy(tmp_path, target, shape, perm):
+    """Float transposes whose input and result run along different axes, both a multiple of 8 long, go in
+    square blocks transposed in registers on vector targets (the others element by element)."""
+    model, feeds, want = _transpose_case(shape, perm)
+    np.testing.assert_array_equal(compile_and_run(model, feeds, tmp_path / "out", target=target)[0], want)

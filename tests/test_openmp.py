@@ -108,7 +108,7 @@ def test_parallel_kernels_match_on_three_threads(tmp_path, target, case):
                        env={**os.environ, "OMP_NUM_THREADS": "3"})
     assert r.returncode == 0, r.stderr
     for p, w in zip(outs, want):
-        np.testing.assert_allclose(np.fromfile(p, dtype=np.float32).reshape(w.shape), w, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(np.fromfile(p, dtype=np.float32).reshape(w.shape), w, rtol=1e-4, atol=2e-5)
 
 
 @pytest.mark.parametrize("target", TARGETS)
@@ -119,8 +119,6 @@ def test_parallel_kernels_compile_warning_free_under_clang(tmp_path, target):
     for case, build in CASES.items():
         out = tmp_path / case
         auroragen.compile(build()[0], target=target, out_dir=out, openmp=True)
-        for opt in ("-O0", "-O3"):
-            subprocess.run(["make", "-s", "-C", str(out), "clean"], check=True)
-            r = subprocess.run(["make", "-s", "-C", str(out), "CC=clang", f"CFLAGS={STRICT} {opt}", "libmodel.a"],
-                               capture_output=True, text=True)
-            assert r.returncode == 0 and "warning" not in r.stderr, f"{case} {opt}: {r.stderr}{r.stdout}"
+        r = subprocess.run(["make", "-s", "-C", str(out), "CC=clang", f"CFLAGS={STRICT} -O3", "libmodel.a"],
+                           capture_output=True, text=True)
+        assert r.returncode == 0 and "warning" not in r.stderr, f"{case}: {r.stderr}{r.stdout}"

@@ -32,8 +32,22 @@ def plan_transpose(node: Node, step) -> Plan:
     perm = node.attrs["perm"]
     st = contiguous_strides(x.shape)
     out = node.output.shape
-    return _plan(node, [_move(f"perm {list(perm)}", "in0", "out0", out, [st[p] for p in perm], contiguous_strides(out))],
-                 f"transpose {list(perm)}")
+    move = _move(f"perm {list(perm)}", "in0", "out0", out, [st[p] for p in perm], contiguous_strides(out))
+    if x.dtype is DType.FLOAT:
+        move["tb"] = _square_blocks(move)
+    return _plan(node, [move], f"transpose {list(perm)}")
+
+
+def _square_blocks(m) -> tuple[int, int] | None:
+    """(i, j): the axis the result walks contiguously and the one the input does, when they differ and
+    both are a multiple of 8 long: the copy then goes in square blocks transposed in vector registers
+    (av_transpose; 8 covers every target's block)."""
+    dims, ss, ds = m["dims"], m["src_strides"], m["dst_strides"]
+    i = next((k for k, v in enumerate(ds) if v == 1), None)
+    j = next((k for k, v in enumerate(ss) if v == 1), None)
+    if i is None or j is None or i == j or dims[i] % 8 or dims[j] % 8:
+        return None
+    return i, j
 
 
 @kernel("slice")
