@@ -13,7 +13,8 @@ from . import Plan, broadcast_strides, collapse, contiguous_strides, kernel, num
 
 def _move(what, src, dst, dims, src_strides, dst_strides, src_base=0, dst_base=0):
     dims, (ss, ds) = collapse(list(dims), list(src_strides), list(dst_strides))
-    return dict(what=what, src=src, dst=dst, dims=dims, src_strides=ss, dst_strides=ds, src_base=src_base, dst_base=dst_base)
+    return dict(what=what, src=src, dst=dst, dims=dims, src_strides=ss, dst_strides=ds, src_base=src_base, dst_base=dst_base,
+                tb=None)
 
 
 def _plan(node: Node, moves, what) -> Plan:
