@@ -270,12 +270,14 @@ def test_thin_group_conv_runs_over_flat_planes(tmp_path, target, case):
                          ids=_flat_id)
 def test_flat_convs_run_their_channels_in_parallel_under_openmp(tmp_path, target, case):
     """With --openmp every group has its own slot of zero-padded planes: with 8 groups or more each group's
-    planes are written and its channels computed by one thread, with fewer the planes are written a channel
-    at a time and then the output channels computed, each spread over the threads (here 2)."""
+    planes are written and its channels computed by one thread (on its stack: no workspace), with fewer the
+    planes are written a channel at a time into the workspace and then the output channels computed, each
+    spread over the threads (here 2)."""
     model, feeds = _conv_model(**case)
     g = lower(run_pipeline(import_model(model)), TARGETS[target], parallel=True)
     (flat,) = [n for n in g.nodes if n.op == "conv_flat"]
-    assert flat.attrs["parallel"] and flat.outputs[1].shape[0] >= case["cin"] * case["hw"] ** 2
+    assert flat.attrs["parallel"] and flat.attrs["per_group"] == (case["group"] >= 8) == flat.attrs["stack"]
+    assert flat.outputs[1].shape[0] == 1 if flat.attrs["stack"] else flat.outputs[1].shape[0] >= case["cin"] * case["hw"] ** 2
     got = compile_and_run(model, feeds, tmp_path / "out", target=target, openmp=True)
     if parallel_work(flat) >= PARALLEL_MIN_WORK:
         assert "#pragma omp for" in (tmp_path / "out" / "model.c").read_text()

@@ -77,6 +77,7 @@ CASES = {
     "conv-chain": _chain,
     "depthwise": lambda: _conv(32, 32, 40, group=32),
     "depthwise-stride2": lambda: _conv(24, 24, 61, stride=2, group=24, residual=True),
+    "depthwise-large-planes": lambda: _conv(8, 8, 190, group=8),  # planes too large for the stack: in the arena
     "grouped": lambda: _conv(8, 8, 40, pad=2, group=2),
     "grouped-thin": lambda: _conv(6, 6, 64, group=3),
     "conv3x3-few-outputs": lambda: _conv(100, 13, 20),

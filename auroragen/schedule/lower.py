@@ -315,6 +315,10 @@ def conv_flat_geometry(x_shape, kernel, dilations, pads, strides=(1, 1)) -> tupl
     return ph, pw, (kernel[1] - 1) * dilations[1] // strides[1]
 
 
+FLAT_GROUPS_PER_THREAD = 8  # a parallel conv_flat with this many groups gives each thread whole groups
+FLAT_STACK_FLOATS = 1 << 15  # ... whose planes go on the thread's stack up to this size (128 KiB)
+
+
 def flat_chunk_rows(pw: int) -> int:
     """Output rows conv_flat sums at a time: about 1024 floats (in L1)."""
     return max(1, 1024 // pw)
@@ -331,11 +335,19 @@ def _lower_conv_flat(rw: Rewriter, n, target: Target, parallel: bool, choice: di
     # one group's planes at a time and a chunk of the result; in parallel, every group's planes and slack
     # (their output channels run side by side, each chunk on its thread's stack)
     plane = prod(a["strides"]) * ph * pw
-    if parallel:
-        work = x.shape[1] * plane + a["group"] * slack
+    slot = x.shape[1] // a["group"] * plane + slack  # one group's planes and slack
+    # in parallel with many groups, each group's planes are written and convolved by one thread: on its
+    # stack when small enough (the arena then holds nothing), else in the group's own slot of the arena
+    per_group = parallel and a["group"] >= FLAT_GROUPS_PER_THREAD
+    stack = per_group and slot <= FLAT_STACK_FLOATS
+    if stack:
+        work = 1
+    elif parallel:
+        work = a["group"] * slot
     else:
-        work = x.shape[1] // a["group"] * plane + slack + flat_chunk_rows(pw) * pw
-    out, _work = rw.emit("conv_flat", n.inputs, dict(a, work=work, parallel=int(parallel)), n.name)
+        work = slot + flat_chunk_rows(pw) * pw
+    attrs = dict(a, work=work, parallel=int(parallel), per_group=int(per_group), stack=int(stack))
+    out, _work = rw.emit("conv_flat", n.inputs, attrs, n.name)
     rw.replace(y, out)
     return True
 

@@ -103,7 +103,8 @@ def plan_conv_flat(node: Node, step) -> Plan:
     iw, pad = p["I"][2], p["P"][2]
     phase_cols = [(cp, max(0, -(-(pad - cp) // sw)), max(0, -(-(pad + iw - cp) // sw))) for cp in range(sw)]
     p.update(PH=ph, PW=pw, SLACK=slack, G=a["group"], residual=_present(node, 3), act=_act(node), rowoff=rowoff, coloff=coloff,
-             phase_cols=phase_cols, parallel=bool(a.get("parallel")), CR=flat_chunk_rows(pw))
+             phase_cols=phase_cols, parallel=bool(a.get("parallel")), CR=flat_chunk_rows(pw),
+             per_group=bool(a.get("per_group")), stack=bool(a.get("stack")))
     strided = "" if sh == sw == 1 else f", {sh * sw} phases"
     return Plan("conv_flat", p, what=_what(node) + _epi_text(node) + f", over flat padded planes{strided}")
 

@@ -242,15 +242,15 @@ def conv_direct(x, wp, b=None, residual=None, *, wshape, mr, nv, nr, work, gt=1,
     return to_hwc(y, y_hwc) if y_hwc else y, np.zeros(work, x.dtype)
 
 
-def _conv_flat_type(x, w, b=None, residual=None, *, work, parallel=0, **conv_attrs):
+def _conv_flat_type(x, w, b=None, residual=None, *, work, parallel=0, per_group=0, stack=0, **conv_attrs):
     return [_conv_type(x, w, b, residual, **conv_attrs), TensorType(x.dtype, (work,))]
 
 
 @register("conv_flat", infer=_conv_flat_type)
-def conv_flat(x, w, b=None, residual=None, *, work, parallel=0, **conv_attrs):
+def conv_flat(x, w, b=None, residual=None, *, work, parallel=0, per_group=0, stack=0, **conv_attrs):
     """A 2-D conv computed over each zero-padded input plane (or its phase planes, strided) as one flat row
     (target lowering of thin-group convs: depthwise); the second output is the workspace: one group's
-    padded planes, or with parallel every group's."""
+    padded planes, or with parallel every group's (nothing when they go on the threads' stacks)."""
     return conv(x, w, b, residual, **conv_attrs), np.zeros(work, x.dtype)
 
 
