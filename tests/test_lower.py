@@ -262,7 +262,7 @@ def test_thin_group_conv_runs_over_flat_planes(tmp_path, target, case):
 
 
 @pytest.mark.parametrize("target", HOST)
-@pytest.mark.parametrize("case", FLAT + [dict(cin=32, cout=32, hw=48, kernel=3, pad=1, group=32, relu=True),
+@pytest.mark.parametrize("case", FLAT[4:6] + FLAT[9:] + [dict(cin=32, cout=32, hw=48, kernel=3, pad=1, group=32, relu=True),
                                          dict(cin=16, cout=32, hw=64, kernel=3, stride=2, pad=(0, 1, 1, 0), group=16,
                                               residual=True),
                                          dict(cin=16, cout=16, hw=30, kernel=3, pad=(0, 2, 1, 0), group=16),
