@@ -20,7 +20,7 @@ from auroragen.ir.ops.nn import (
     unpack_dense_weights,
 )
 from auroragen.passes import run_pipeline
-from auroragen.schedule.lower import lower
+from auroragen.schedule.lower import FLAT_PER_GROUP_MIN, lower
 from auroragen.schedule.target import TARGETS
 
 HOST = host_targets()
@@ -276,7 +276,7 @@ def test_flat_convs_run_their_channels_in_parallel_under_openmp(tmp_path, target
     model, feeds = _conv_model(**case)
     g = lower(run_pipeline(import_model(model)), TARGETS[target], parallel=True)
     (flat,) = [n for n in g.nodes if n.op == "conv_flat"]
-    assert flat.attrs["parallel"] and flat.attrs["per_group"] == (case["group"] >= 8) == flat.attrs["stack"]
+    assert flat.attrs["parallel"] and flat.attrs["per_group"] == (case["group"] >= FLAT_PER_GROUP_MIN) == flat.attrs["stack"]
     assert flat.outputs[1].shape[0] == 1 if flat.attrs["stack"] else flat.outputs[1].shape[0] >= case["cin"] * case["hw"] ** 2
     got = compile_and_run(model, feeds, tmp_path / "out", target=target, openmp=True)
     if parallel_work(flat) >= PARALLEL_MIN_WORK:

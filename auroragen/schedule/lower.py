@@ -315,7 +315,7 @@ def conv_flat_geometry(x_shape, kernel, dilations, pads, strides=(1, 1)) -> tupl
     return ph, pw, (kernel[1] - 1) * dilations[1] // strides[1]
 
 
-FLAT_GROUPS_PER_THREAD = 8  # a parallel conv_flat with this many groups gives each thread whole groups
+FLAT_PER_GROUP_MIN = 8  # a parallel conv_flat with at least this many groups gives each thread whole groups
 FLAT_STACK_FLOATS = 1 << 15  # ... whose planes go on the thread's stack up to this size (128 KiB)
 
 
@@ -332,13 +332,11 @@ def _lower_conv_flat(rw: Rewriter, n, target: Target, parallel: bool, choice: di
     if any(s != 1 for s in a["strides"]) and y.shape[1] // a["group"] >= 4:
         return False  # strided, only thin groups (depthwise): wide ones with unpacked weights keep the direct kernel
     ph, pw, slack = conv_flat_geometry(x.shape, a["kernel"], a["dilations"], a["pads"], a["strides"])
-    # one group's planes at a time and a chunk of the result; in parallel, every group's planes and slack
-    # (their output channels run side by side, each chunk on its thread's stack)
-    plane = prod(a["strides"]) * ph * pw
-    slot = x.shape[1] // a["group"] * plane + slack  # one group's planes and slack
-    # in parallel with many groups, each group's planes are written and convolved by one thread: on its
-    # stack when small enough (the arena then holds nothing), else in the group's own slot of the arena
-    per_group = parallel and a["group"] >= FLAT_GROUPS_PER_THREAD
+    # serial: one group's planes and slack (a slot) and a chunk of the result. Parallel (each chunk on its
+    # thread's stack): with many groups each is written and convolved by one thread, its slot on the
+    # thread's stack when small enough (the arena then holds nothing); else every group's slot in the arena
+    slot = x.shape[1] // a["group"] * prod(a["strides"]) * ph * pw + slack
+    per_group = parallel and a["group"] >= FLAT_PER_GROUP_MIN
     stack = per_group and slot <= FLAT_STACK_FLOATS
     if stack:
         work = 1
