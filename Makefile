@@ -7,18 +7,27 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 BENCH_STAMP := $(VENV)/.installed-bench
+TORCH_STAMP := $(VENV)/.installed-torch
 PYTEST_ARGS ?= -n 2
+# every package comes at the version constraints.txt pins (make lock refreshes it), build tools included
+LOCK := constraints.txt
+PIP := $(PY) -m pip install -q -c $(LOCK) --build-constraint $(LOCK)
 
-.PHONY: demo test test-sanitize conformance bench fuzz lint clean
+.PHONY: demo test test-sanitize conformance bench fuzz lint lock clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e .
+	$(PY) -m pip install -q -c $(LOCK) pip
+	$(PIP) -e .
 	touch $@
 
 $(TEST_STAMP): $(STAMP)
-	$(PY) -m pip install -q -e '.[test]'
+	$(PIP) -e '.[test]'
+	touch $@
+
+# torch (the CPU wheel on disk) and onnxscript, for the tests that export models with torch's two exporters
+$(TORCH_STAMP): $(TEST_STAMP)
+	$(PIP) torch==2.13.0 onnxscript
 	touch $@
 
 demo: $(STAMP)
@@ -42,7 +51,7 @@ conformance: $(TEST_STAMP)
 	$(PY) tests/conformance.py --target $(or $(TARGET),generic) --jobs 2 --csv conformance.csv
 
 $(BENCH_STAMP): $(TEST_STAMP)
-	$(PY) -m pip install -q -e '.[bench]'
+	$(PIP) -e '.[bench]'
 	touch $@
 
 # auroragen against onnxruntime, alternating runs in one process: a table, benchmarks/results.csv, and
@@ -57,6 +66,11 @@ bench: $(BENCH_STAMP)
 # mutated models through the compiler for MINUTES (default 10); crashes land in fuzz-crashes/
 fuzz: $(TEST_STAMP)
 	$(PY) tests/fuzz.py --minutes $(or $(MINUTES),10) --build 50
+
+# re-resolve every dependency (test, bench, torch and onnxscript included) at today's newest and pin them all
+# in constraints.txt; then run the whole suite and commit the lock on its own
+lock:
+	PYTHON=$(PYTHON) bash tools/lock.sh
 
 lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check auroragen tests examples benchmarks

@@ -56,6 +56,17 @@ REFERENCE_RTOL = {
         "the expected data rounds every intermediate of the Attention reference to float16 (each step of the softmax "
         "included) where auroragen computes each op in float and rounds its result once: up to 2 ulps apart"),
 }
+# Cases whose expected data holds elements the spec leaves undefined, with why: those elements are not compared
+# (the rest are, exactly). ONNX Cast: "Casting from floating point to fixed point: undefined if OOR (out of
+# range)". These cases cast -9..15 (or -3..3) to int4/uint4/int2/uint2, so most of their inputs are out of
+# range, and onnx computes their expected data with whatever the installed ml_dtypes does there: it wraps
+# modulo 2^bits up to 0.6.0 and gives 0 from 0.7.0. auroragen wraps (docs/conformance.md).
+UNDEFINED_ELEMENTS = {
+    "test_cast*_to_*INT[24]*": (
+        "float_to_fixed",
+        "a float cast to a fixed-point type is undefined out of its range (ONNX Cast); compared where the input, "
+        "truncated toward zero, is within the type's range"),
+}
 CFLAGS = "CFLAGS=-O1 -std=c99 -Wall -Wextra -Werror"
 
 
@@ -168,6 +179,24 @@ def case_rtol(name: str) -> float:
     return next((r for pat, (r, _) in REFERENCE_RTOL.items() if fnmatch.fnmatchcase(name, pat)), RTOL)
 
 
+def defined_elements(name: str, inputs: list[np.ndarray], out_type) -> np.ndarray | None:
+    """A mask of the output elements the spec defines, for the cases of UNDEFINED_ELEMENTS (None: all)."""
+    rule = next((r for pat, (r, _) in UNDEFINED_ELEMENTS.items() if fnmatch.fnmatchcase(name, pat)), None)
+    if rule is None:
+        return None
+    assert rule == "float_to_fixed"
+    x = np.asarray(inputs[0])
+    if x.dtype.kind != "f":
+        return None  # integer sources wrap by the spec: all defined
+    from auroragen.ir.types import DType
+
+    bits = {DType.INT4: 4, DType.UINT4: 4, DType.INT2: 2, DType.UINT2: 2}[out_type]
+    lo, hi = (-(1 << bits - 1), (1 << bits - 1) - 1) if out_type in (DType.INT4, DType.INT2) else (0, (1 << bits) - 1)
+    with np.errstate(invalid="ignore"):
+        t = np.trunc(x.astype(np.float64))
+        return np.isfinite(t) & (t >= lo) & (t <= hi)
+
+
 def compare(got: np.ndarray, want: np.ndarray, rtol: float = RTOL) -> str:
     """'' when equal within the suite's tolerances, else what differs."""
     want = np.asarray(want)
@@ -274,6 +303,9 @@ def run_case(case, target: str = "generic", opt: int = 2) -> Outcome:
                 dt = DType.from_onnx(case.model.graph.output[j].type.tensor_type.elem_type)
                 if dt.is_encoded:
                     g, w = decode(dt, g), decode(dt, w)  # compared as the numbers the bits stand for
+                defined = defined_elements(case.name, ins, dt)
+                if defined is not None and g.shape == w.shape == defined.shape:
+                    g, w = g[defined], w[defined]
                 why = compare(g, w, case_rtol(case.name))
                 if why:
                     return Outcome(case.name, op, "fail", f"data set {k} output {j}: {why}", time.perf_counter() - t0)

@@ -9,9 +9,14 @@ truncated) and compiles the result for the generic target. The compiler may acce
 refuse it with AuroraError and one line; anything else (another exception, a multi-line message,
 more than the time limit) is a crash: the model is written to the crash folder with its traceback.
 
-    python tests/fuzz.py --minutes 10              # what `make fuzz` runs
+    python tests/fuzz.py --minutes 10              # what `make fuzz` runs: from a random case number, printed
     python tests/fuzz.py --replay 1234             # one case again, by its number
     python tests/fuzz.py --minutes 10 --build 50   # also build and run every 50th accepted model
+    python tests/fuzz.py --minutes 2 --seeds dft   # only the seed models whose name holds "dft"
+
+Case N draws its seed model and mutations from random.Random(N): the same N is the same case on every
+machine with the same onnx (and the same --seeds). Each run starts at a random N among 2^48, so runs
+explore different cases; the first number is printed, and any case replays with --replay.
 
 The mutator takes a random.Random, so tests/test_hostile.py drives the same cases from hypothesis.
 """
@@ -314,18 +319,24 @@ class Fuzzer:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--minutes", type=float, default=10.0, help="how long to run (default 10)")
-    ap.add_argument("--start", type=int, default=None, help="first case number (default: from the clock)")
+    ap.add_argument("--start", type=int, default=None, help="first case number (default: random, printed)")
     ap.add_argument("--replay", type=int, default=None, help="run this one case and print its outcome")
     ap.add_argument("--build", type=int, default=0, metavar="N", help="build and run every Nth accepted model")
     ap.add_argument("--crashes", type=Path, default=ROOT / "fuzz-crashes", help="where crashing models go")
     ap.add_argument("--timeout", type=float, default=60, help="seconds one case may take (default 60)")
     ap.add_argument("--memory", type=int, default=4, help="the compiler's address-space limit in GiB (default 4)")
+    ap.add_argument("--seeds", default="", metavar="TEXT", help="only the seed models whose file name holds TEXT")
     args = ap.parse_args(argv)
-    seeds = seed_models()
+    seeds = [p for p in seed_models() if args.seeds.lower() in p.name.lower()]
     if not seeds:
-        print("fuzz: no seed models found in the onnx package", file=sys.stderr)
+        print(f"fuzz: no seed models{f' named like {args.seeds!r}' if args.seeds else ''} found", file=sys.stderr)
         return 2
-    first = args.replay if args.replay is not None else (args.start if args.start is not None else int(time.time()))
+    first = args.replay if args.replay is not None else (
+        args.start if args.start is not None else random.SystemRandom().randrange(1 << 48))
+    if args.replay is None:
+        again = f" --seeds {args.seeds}" if args.seeds else ""
+        print(f"fuzz: {len(seeds)} seed models, cases from {first} on for {args.minutes:g} min "
+              f"(this run again: --start {first}{again}; one case: --replay N{again})", flush=True)
     deadline = time.monotonic() + args.minutes * 60
     fuzzer = Fuzzer(seeds, args.memory, args.build)
     n = crashes = accepted = 0

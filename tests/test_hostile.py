@@ -173,6 +173,17 @@ def scan_over_a_scalar():
                   [_vi("init", []), _vi("x", [])], [_vi("y", []), _vi("z", None)])
 
 
+def lrn_size_zero():
+    return _model([helper.make_node("LRN", ["x"], ["y"], name="norm0", size=0)], [_vi("x", [1, 4, 3, 3])],
+                  [_vi("y", [1, 4, 3, 3])])
+
+
+def dft_of_a_wide_last_axis():
+    """The fuzzer's find: the importer cut the last axis into 2^31 slices (minutes) before it said no."""
+    return _model([helper.make_node("DFT", ["x"], ["y"], name="dft0", axis=1)], [_vi("x", [1, 10, 1 << 31])],
+                  [_vi("y", None)], opset=19)
+
+
 CASES = {
     "cycle": (cycle, ["cycle"]),
     "dangling input": (dangling_input, ["adder", "nowhere"]),
@@ -203,6 +214,8 @@ CASES = {
     "external path with NUL": (external_path_with_nul, ["'w'", "relative"]),
     "conv with group 0": (conv_group_zero, ["conv0", "group 0"]),
     "scan over a scalar": (scan_over_a_scalar, ["scan0", "shapes"]),
+    "LRN of size 0": (lrn_size_zero, ["norm0", "size must be at least 1"]),
+    "DFT of a signal whose last axis is neither 1 nor 2": (dft_of_a_wide_last_axis, ["dft0", "1 (real) or 2 (complex)"]),
 }
 
 
@@ -239,6 +252,26 @@ def test_an_integer_attention_mask_is_added_as_scores(tmp_path):
                opset=23)
     feeds = {"q": q, "k": k, "v": v}
     assert_close(compile_and_run(m, feeds, tmp_path / "out"), reference(m, feeds))
+
+
+def test_attention_values_of_another_type_than_the_queries(tmp_path):
+    """Valid but unusual (the fuzzer's find): Attention's V (T2) may differ from Q and K (T1); the result has
+    Q's type, and the generated C builds (it multiplied float probabilities by a double pointer)."""
+    from helpers import assert_close, compile_and_run, reference
+
+    rng = np.random.default_rng(0)
+    q, k = (rng.standard_normal((1, 2, 3, 4)).astype(np.float32) for _ in range(2))
+    v, past_v = rng.standard_normal((1, 2, 3, 4)), rng.standard_normal((1, 2, 2, 4))
+    past_k = rng.standard_normal((1, 2, 2, 4)).astype(np.float32)
+    m = _model([helper.make_node("Attention", ["q", "k", "v", "", "pk", "pv"], ["y", "present_k", "present_v"], name="att")],
+               [_vi("q", [1, 2, 3, 4]), _vi("k", [1, 2, 3, 4]), _vi("v", [1, 2, 3, 4], TensorProto.DOUBLE),
+                _vi("pk", [1, 2, 2, 4]), _vi("pv", [1, 2, 2, 4], TensorProto.DOUBLE)],
+               [_vi("y", [1, 2, 3, 4]), _vi("present_k", [1, 2, 5, 4]), _vi("present_v", [1, 2, 5, 4], TensorProto.DOUBLE)],
+               opset=23)
+    feeds = {"q": q, "k": k, "v": v, "pk": past_k, "pv": past_v}
+    got = compile_and_run(m, feeds, tmp_path / "out")
+    assert [g.dtype for g in got] == [np.float32, np.float32, np.float64]
+    assert_close(got, reference(m, feeds))
 
 
 @settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "400")), deadline=None,

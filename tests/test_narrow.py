@@ -172,3 +172,26 @@ def test_qdq_through_the_abi(tmp_path, qtype, opt):
     assert np.array_equal(got[3], to_bits(want[3]))
     np.testing.assert_array_equal(got[1], want[1])
     np.testing.assert_array_equal(got[2], want[2])
+
+
+# A float cast to a narrow integer out of its range: ONNX leaves it undefined (and ml_dtypes changed its answer
+# in 0.7.0, from wrapping to 0); auroragen truncates toward zero through int32 and keeps the low bits.
+OUT_OF_RANGE = np.array([-9.0, -8.5, 7.9, 8.0, 15.7, -100.5, 3e9, np.nan, np.inf], np.float32)
+WRAPPED = {
+    DType.INT4: [7, -8, 7, -8, -1, -4, 0, 0, 0],
+    DType.UINT4: [7, 8, 7, 8, 15, 12, 0, 0, 0],
+    DType.INT2: [-1, 0, -1, 0, -1, 0, 0, 0, 0],
+    DType.UINT2: [3, 0, 3, 0, 3, 0, 0, 0, 0],
+}
+
+
+@pytest.mark.parametrize("dt", INTS, ids=lambda d: d.short)
+def test_a_float_out_of_range_wraps_in_a_narrow_integer(tmp_path, dt):
+    g = helper.make_graph([helper.make_node("Cast", ["x"], ["y"], to=dt.value)], "cast",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [OUT_OF_RANGE.size])],
+                          [helper.make_tensor_value_info("y", dt.value, [OUT_OF_RANGE.size])])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 25)])
+    m.ir_version = 11
+    (got,) = compile_and_run(m, {"x": OUT_OF_RANGE}, tmp_path / "out")
+    assert decode(dt, got).tolist() == WRAPPED[dt]
+    assert decode(dt, encode(dt, OUT_OF_RANGE)).tolist() == WRAPPED[dt], "the numpy codec agrees"

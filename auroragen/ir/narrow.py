@@ -80,7 +80,9 @@ def decode(dt: DType, bits: np.ndarray) -> np.ndarray:
 
 def encode(dt: DType, x: np.ndarray, saturate: int = 1, round_mode: str = "up") -> np.ndarray:
     """Numbers -> storage bits, with ONNX Cast's rounding: nearest even; float8 kinds clamp to their
-    largest finite value when saturating (NaN stays NaN); integers wrap; float8e8m0 rounds by round_mode."""
+    largest finite value when saturating (NaN stays NaN); float8e8m0 rounds by round_mode. Narrow integers
+    keep the low bits of the integer, of a float truncated toward zero (NaN and |x| >= 2^31 give 0): ONNX
+    leaves a float out of range undefined, and this is what the generated C does (whatever ml_dtypes does)."""
     from onnx import numpy_helper
 
     x = np.asarray(x)
@@ -88,11 +90,11 @@ def encode(dt: DType, x: np.ndarray, saturate: int = 1, round_mode: str = "up") 
         return f32_to_bf16(x)
     if dt is DType.FLOAT8E8M0:
         y = numpy_helper.to_float8e8m0(x.astype(np.float32), bool(saturate), round_mode)
-    elif dt.is_narrow_int:
-        if x.dtype.kind == "f":  # through int32, as ml_dtypes does; NaN and overflow give 0
+    elif dt.is_narrow_int:  # wraps: the low bits of the integer (two's complement)
+        if x.dtype.kind == "f":  # truncated toward zero through int32; NaN and beyond int32 give 0
             with np.errstate(invalid="ignore"):
-                x = np.where(np.abs(x) < 2.0**31, np.trunc(np.nan_to_num(x)), 0).astype(np.int64)
-        y = x.astype(ml_dtype(dt))
+                x = np.where(np.abs(x) < 2.0**31, np.trunc(np.nan_to_num(x)), 0)
+        return (np.asarray(x).astype(np.int64) & ((1 << _WIDTH[dt]) - 1)).astype(np.uint8)
     elif dt is DType.FLOAT4E2M1 or not saturate:
         y = x.astype(np.float32).astype(ml_dtype(dt))
     else:

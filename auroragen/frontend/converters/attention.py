@@ -129,6 +129,8 @@ def attention(ctx, q, k, v, attn_mask=None, past_key=None, past_value=None, nonp
         bias = padding if bias is None else ctx.emit("add", bias, padding)
 
     k, v = _group_heads(ctx, k, v, qh)
+    if v.dtype is not dt:  # V may have its own type (T2); Y has Q's (T1), and so has the product's left side
+        v = ctx.emit("cast", v, to=dt.value, src=v.dtype.value)
 
     qs, ks = ctx.emit("mul", q, s), ctx.emit("mul", k, s)
     out_dt = dt

@@ -186,6 +186,9 @@ def layer_norm(ctx, x, scale, bias=None, *, axis=-1, epsilon=1e-5, stash_type=1)
 
 @converter("LRN")
 def lrn(ctx, x, *, size, alpha=1e-4, beta=0.75, bias=1.0):
+    _check_rank(ctx, x, 2)
+    if int(size) < 1:
+        raise ctx.error(f"size must be at least 1, is {int(size)}")
     return ctx.emit("lrn", x, size=int(size), alpha=float(alpha), beta=float(beta), bias=float(bias))
 
 

@@ -86,6 +86,8 @@ def rotary_embedding(ctx, x, cos, sin, position_ids=None, *, interleaved=0, num_
 
 def _parts(ctx, x):
     """Real and imaginary parts of a [..., 1] (real) or [..., 2] (complex) signal; imag None when real."""
+    if x.type.rank < 2 or x.shape[-1] not in (1, 2):
+        raise ctx.error(f"the signal's last axis must be 1 (real) or 2 (complex), the shape is {list(x.shape)}")
     take = [ctx.emit("reshape", _cut(ctx, x, k, k + 1), shape=x.shape[:-1]) for k in range(x.shape[-1])]
     return take[0], (take[1] if len(take) > 1 else None)
 

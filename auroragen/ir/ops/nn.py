@@ -39,6 +39,8 @@ def _check_residual(t, residual):
 def _matmul_type(a, b):
     if a.rank == 0 or b.rank == 0:
         raise ValueError("matmul operands must have rank >= 1")
+    if a.dtype is not b.dtype:
+        raise ValueError(f"matmul operands of different types: {a.dtype.name.lower()} and {b.dtype.name.lower()}")
     sa = a.shape if a.rank > 1 else (1,) + a.shape
     sb = b.shape if b.rank > 1 else b.shape + (1,)
     if sa[-1] != sb[-2]:
