@@ -73,7 +73,7 @@ lock:
 	PYTHON=$(PYTHON) bash tools/lock.sh
 
 lint: $(TEST_STAMP)
-	$(VENV)/bin/ruff check auroragen tests examples benchmarks
+	$(VENV)/bin/ruff check auroragen tests examples benchmarks tools
 
 clean:
 	rm -rf out build *.egg-info tests/.cache conformance.csv fuzz-crashes

@@ -23,3 +23,11 @@ def tiny_cnn(tmp_path_factory) -> Path:
     p = tmp_path_factory.mktemp("model") / "tiny_cnn.onnx"
     onnx.save(make_example.build(), p)
     return p
+
+
+def pytest_collection_modifyitems(config, items):
+    """The ONNX node tests (tests/test_conformance.py, thousands of cases) carry the `conformance` marker, so
+    `pytest -m "not conformance and not slow"` is the quick loop."""
+    for item in items:
+        if item.path.name == "test_conformance.py":
+            item.add_marker(pytest.mark.conformance)

@@ -184,6 +184,13 @@ def dft_of_a_wide_last_axis():
                   [_vi("y", None)], opset=19)
 
 
+def conv_transpose_kernel_shape_unlike_w():
+    """The fuzzer's find: a kernel_shape of 2^63 - 1 against a 3x3 W planned a loop over it (minutes)."""
+    w = numpy_helper.from_array(np.ones((1, 2, 3, 3), np.float32), "w")
+    return _model([helper.make_node("ConvTranspose", ["x", "w"], ["y"], name="up0", kernel_shape=[3, (1 << 63) - 1])],
+                  [_vi("x", [1, 1, 3, 3])], [_vi("y", None)], [w])
+
+
 CASES = {
     "cycle": (cycle, ["cycle"]),
     "dangling input": (dangling_input, ["adder", "nowhere"]),
@@ -215,6 +222,7 @@ CASES = {
     "conv with group 0": (conv_group_zero, ["conv0", "group 0"]),
     "scan over a scalar": (scan_over_a_scalar, ["scan0", "shapes"]),
     "LRN of size 0": (lrn_size_zero, ["norm0", "size must be at least 1"]),
+    "ConvTranspose kernel_shape unlike W": (conv_transpose_kernel_shape_unlike_w, ["up0", "kernel_shape", "[3, 3]"]),
     "DFT of a signal whose last axis is neither 1 nor 2": (dft_of_a_wide_last_axis, ["dft0", "1 (real) or 2 (complex)"]),
 }
 

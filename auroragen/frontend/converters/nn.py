@@ -56,10 +56,18 @@ def conv_transpose(ctx, x, w, b=None, *, auto_pad="NOTSET", dilations=None, grou
                    output_padding=None, output_shape=None, pads=None, strides=None):
     _check_rank(ctx, x)
     r = x.type.rank - 2
-    kernel = list(kernel_shape) if kernel_shape else list(w.shape[2:])
+    if w.type.rank != r + 2:
+        raise ctx.error(f"W has rank {w.type.rank}, expected {r + 2}")
+    kernel = list(w.shape[2:])
+    if kernel_shape and list(kernel_shape) != kernel:
+        raise ctx.error(f"kernel_shape {list(kernel_shape)} differs from W's spatial shape {kernel}")
     strides = list(strides) if strides else [1] * r
     dilations = list(dilations) if dilations else [1] * r
     output_padding = list(output_padding) if output_padding else [0] * r
+    if len(strides) != r or len(dilations) != r or len(output_padding) != r:
+        raise ctx.error(f"strides, dilations and output_padding need {r} entries each")
+    if any(s <= 0 for s in strides) or any(d <= 0 for d in dilations) or any(p < 0 for p in output_padding):
+        raise ctx.error("strides and dilations must be > 0, output_padding >= 0")
     if output_shape or auto_pad in ("SAME_UPPER", "SAME_LOWER"):
         # the spec: total = stride*(in-1) + output_padding + (k-1)*d + 1 - out; SAME_UPPER puts the odd pad at the end
         out_sp = list(output_shape)[-r:] if output_shape else [x.shape[2 + i] * strides[i] for i in range(r)]
@@ -75,6 +83,8 @@ def conv_transpose(ctx, x, w, b=None, *, auto_pad="NOTSET", dilations=None, grou
         pads = begin + end
     elif not pads or auto_pad == "VALID":
         pads = [0] * (2 * r)
+    elif len(pads) != 2 * r or any(p < 0 for p in pads):
+        raise ctx.error(f"pads {list(pads)} must be {2 * r} entries >= 0")
     return ctx.emit("conv_transpose", x, w, b, kernel=tuple(kernel), strides=tuple(strides), dilations=tuple(dilations),
                     pads=tuple(pads), group=int(group), output_padding=tuple(output_padding))
 
