@@ -13,7 +13,7 @@ PYTEST_ARGS ?= -n 2
 LOCK := constraints.txt
 PIP := $(PY) -m pip install -q -c $(LOCK) --build-constraint $(LOCK)
 
-.PHONY: demo test test-sanitize conformance bench fuzz lint lock clean
+.PHONY: demo test test-fast test-sanitize conformance bench fuzz lint lock clean
 
 $(STAMP): pyproject.toml $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ demo: $(STAMP)
 
 test: $(TEST_STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# the developer's loop: every module's tests but the ONNX node tests and the whole-model ones
+test-fast: $(TEST_STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS) -m "not conformance and not slow"
 
 # every node test on generic and avx2 (where the CPU runs it) and the model tests, through OUT's runner
 # built with -fsanitize=address,undefined: any report fails the case (tests/cross.py)

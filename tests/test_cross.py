@@ -78,6 +78,7 @@ TORCH_MODELS = {  # name: (class, input shape, targets); MobileNetV2's 14 MB of 
 }
 
 
+@pytest.mark.slow
 @pytest.mark.torch
 @pytest.mark.parametrize("name,target", [(n, t) for n, (_, _, ts) in sorted(TORCH_MODELS.items()) for t in ts])
 def test_torch_model(name, target, tmp_path):

@@ -191,6 +191,20 @@ def conv_transpose_kernel_shape_unlike_w():
                   [_vi("x", [1, 1, 3, 3])], [_vi("y", None)], [w])
 
 
+def node_reading_its_own_output():
+    """The fuzzer's find: onnx's shape inference crashed the process (SIGSEGV) on a TreeEnsemble that reads
+    its own output: the graph is put in order, or refused, before inference sees it."""
+    f32, u8 = (lambda v: numpy_helper.from_array(np.array(v, np.float32))), (lambda v: numpy_helper.from_array(np.array(v, np.uint8)))
+    node = helper.make_node(
+        "TreeEnsemble", ["y"], ["y"], name="trees", domain="ai.onnx.ml", aggregate_function=1, n_targets=4,
+        leaf_targetids=[0, 1, 2, 3], leaf_weights=f32([1, 10, 1000, 100]),
+        membership_values=f32([1.2, 3.7, 8, 9, np.nan, 12, 7, np.nan]), nodes_falseleafs=[1, 0, 1],
+        nodes_falsenodeids=[2, 2, 3], nodes_featureids=[0, 0, 0], nodes_modes=u8([0, 6, 6]),
+        nodes_splits=f32([11, 232344, np.nan]), nodes_trueleafs=[0, 1, 1], nodes_truenodeids=[1, 0, 1],
+        post_transform=0, tree_roots=[0])
+    return _model([node], [_vi("x", [6, 1])], [onnx.ValueInfoProto(name="y")], opset=21, domains=[helper.make_opsetid("ai.onnx.ml", 5)])
+
+
 CASES = {
     "cycle": (cycle, ["cycle"]),
     "dangling input": (dangling_input, ["adder", "nowhere"]),
@@ -222,6 +236,7 @@ CASES = {
     "conv with group 0": (conv_group_zero, ["conv0", "group 0"]),
     "scan over a scalar": (scan_over_a_scalar, ["scan0", "shapes"]),
     "LRN of size 0": (lrn_size_zero, ["norm0", "size must be at least 1"]),
+    "node reading its own output": (node_reading_its_own_output, ["trees", "cycle", "'y'"]),
     "ConvTranspose kernel_shape unlike W": (conv_transpose_kernel_shape_unlike_w, ["up0", "kernel_shape", "[3, 3]"]),
     "DFT of a signal whose last axis is neither 1 nor 2": (dft_of_a_wide_last_axis, ["dft0", "1 (real) or 2 (complex)"]),
 }

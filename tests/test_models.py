@@ -48,6 +48,7 @@ def _pre_softmax(model: onnx.ModelProto) -> list[str]:
     return [n.input[0] for n in model.graph.node if n.op_type == "Softmax"][-1:]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", LIGHT_MODELS)
 def test_light_model(name, tmp_path, opt):
     path = LIGHT / f"light_{name}.onnx"
@@ -85,6 +86,7 @@ def _torch_cases():
     }
 
 
+@pytest.mark.slow
 @pytest.mark.torch
 @pytest.mark.parametrize("exporter", ["legacy", "dynamo"])
 @pytest.mark.parametrize("name", ["mlp", "small_cnn", "resnet18", "mobilenet_v2", "encoder"])

@@ -29,7 +29,7 @@ from ..ir import Graph, Node, Splat, TensorType, Value, ops
 from ..ir.fold import fold
 from ..ir.narrow import encode, encoded_type, to_bits, typed
 from ..ir.types import DType
-from .loader import check_operator, formal_input, graph_inputs
+from .loader import check_operator, formal_input, graph_inputs, ordered_nodes
 
 # (domain, op type) -> converter; the default domain is "" (also spelled "ai.onnx" in models)
 CONVERTERS: dict[tuple[str, str], Callable[..., Any]] = {}
@@ -270,46 +270,6 @@ def value_type(vi: onnx.ValueInfoProto) -> TensorType:
     t = TensorType(dt, shape)
     check_size(t, f"input {vi.name!r}")
     return t
-
-
-def ordered_nodes(nodes, defined: set[str]) -> list:
-    """The nodes in an order where each comes after the producers of its inputs: as written when the
-    model is sorted (ONNX asks for it), else sorted. Refuses a name produced twice, a node writing a
-    graph input or initializer, and cycles."""
-    producer: dict[str, Any] = {}
-    for node in nodes:
-        for name in node.output:
-            if not name:
-                continue
-            if name in defined:
-                raise AuroraError(f"output {name!r} is a graph input or initializer", node=node.name, op=node.op_type)
-            if name in producer:
-                first = producer[name]
-                raise AuroraError(f"output {name!r} is already produced by node {first.name!r} ({first.op_type})",
-                                  node=node.name, op=node.op_type)
-            producer[name] = node
-    known = set(defined)
-    if all(_ready(n, known) for n in nodes):
-        return list(nodes)
-    order, known, pending = [], set(defined), list(nodes)
-    while pending:
-        ready = [n for n in pending if all(i == "" or i in known or i not in producer for i in n.input)]
-        if not ready:
-            n = pending[0]
-            waiting = next(i for i in n.input if i and i not in known and i in producer)
-            raise AuroraError(f"the graph has a cycle: input {waiting!r} depends on this node's own results",
-                              node=n.name, op=n.op_type)
-        for n in ready:
-            order.append(n)
-            known.update(o for o in n.output if o)
-        pending = [n for n in pending if n not in ready]
-    return order
-
-
-def _ready(node, known: set[str]) -> bool:
-    ok = all(i == "" or i in known for i in node.input)
-    known.update(o for o in node.output if o)
-    return ok
 
 
 def _type_str(v: Value) -> str:

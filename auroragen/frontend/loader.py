@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -84,8 +85,58 @@ def check_nodes(model: onnx.ModelProto) -> None:
                     walk(a.g, known)
                 for sub in a.graphs:
                     walk(sub, known)
+        # in order before onnx's inference sees it: it reads types of values no node has made yet, and
+        # crashes the process on some (a node reading its own output)
+        own = {v.name for v in g.input} | {t.name for t in g.initializer} | {t.values.name for t in g.sparse_initializer}
+        order = ordered_nodes(g.node, own)
+        if any(a is not b for a, b in zip(order, g.node)):
+            copies = [onnx.NodeProto() for _ in order]
+            for c, n in zip(copies, order):
+                c.CopyFrom(n)
+            del g.node[:]
+            g.node.extend(copies)
 
     walk(model.graph)
+
+
+def ordered_nodes(nodes, defined: set[str]) -> list:
+    """The nodes in an order where each comes after the producers of its inputs: as written when the
+    model is sorted (ONNX asks for it), else sorted. Refuses a name produced twice, a node writing a
+    graph input or initializer, and cycles."""
+    producer: dict[str, Any] = {}
+    for node in nodes:
+        for name in node.output:
+            if not name:
+                continue
+            if name in defined:
+                raise AuroraError(f"output {name!r} is a graph input or initializer", node=node.name, op=node.op_type)
+            if name in producer:
+                first = producer[name]
+                raise AuroraError(f"output {name!r} is already produced by node {first.name!r} ({first.op_type})",
+                                  node=node.name, op=node.op_type)
+            producer[name] = node
+    known = set(defined)
+    if all(_ready(n, known) for n in nodes):
+        return list(nodes)
+    order, known, pending = [], set(defined), list(nodes)
+    while pending:
+        ready = [n for n in pending if all(i == "" or i in known or i not in producer for i in n.input)]
+        if not ready:
+            n = pending[0]
+            waiting = next(i for i in n.input if i and i not in known and i in producer)
+            raise AuroraError(f"the graph has a cycle: input {waiting!r} depends on this node's own results",
+                              node=n.name, op=n.op_type)
+        for n in ready:
+            order.append(n)
+            known.update(o for o in n.output if o)
+        pending = [n for n in pending if n not in ready]
+    return order
+
+
+def _ready(node, known: set[str]) -> bool:
+    ok = all(i == "" or i in known for i in node.input)
+    known.update(o for o in node.output if o)
+    return ok
 
 
 def _check_text(x, what: str) -> None:
