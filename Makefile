@@ -52,7 +52,7 @@ test-sanitize: $(TEST_STAMP)
 
 # the ONNX node tests: a table per op and overall, and conformance.csv
 conformance: $(TEST_STAMP)
-	$(PY) tests/conformance.py --target $(or $(TARGET),generic) --jobs 2 --csv conformance.csv
+	$(PY) tools/conformance.py --target $(or $(TARGET),generic) --jobs 2 --csv conformance.csv
 
 $(BENCH_STAMP): $(TEST_STAMP)
 	$(PIP) -e '.[bench]'
@@ -69,7 +69,7 @@ bench: $(BENCH_STAMP)
 
 # mutated models through the compiler for MINUTES (default 10); crashes land in fuzz-crashes/
 fuzz: $(TEST_STAMP)
-	$(PY) tests/fuzz.py --minutes $(or $(MINUTES),10) --build 50
+	$(PY) tools/fuzz.py --minutes $(or $(MINUTES),10) --build 50
 
 # re-resolve every dependency (test, bench, torch and onnxscript included) at today's newest and pin them all
 # in constraints.txt; then run the whole suite and commit the lock on its own

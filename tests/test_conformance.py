@@ -1,4 +1,4 @@
-"""The ONNX backend node tests through the ABI (see tests/conformance.py).
+"""The ONNX backend node tests through the ABI (see tools/conformance.py).
 
 Parametrised by target (AURORA_CONFORMANCE_TARGETS=generic,avx2) and optimisation
 level (AURORA_CONFORMANCE_OPT, default 0,2: the results must not depend on it). By

@@ -14,6 +14,7 @@ import numpy as np
 import onnx
 import pytest
 import test_lower
+from helpers import ort_reference
 
 import auroragen
 from auroragen.frontend import load as import_model
@@ -21,7 +22,6 @@ from auroragen.passes import run_pipeline
 from auroragen.schedule.lower import lower
 from auroragen.schedule.target import TARGETS as TARGET_SPECS
 
-ort = pytest.importorskip("onnxruntime", reason="onnxruntime is the oracle (pip install onnxruntime)")
 TARGETS = ["neon", "cortex-m", "avx512+simde"]
 VECTOR = ["neon", "avx512+simde"]  # the emulated targets with a vector layer
 
@@ -41,15 +41,9 @@ def cross_model(model: onnx.ModelProto, target: str, tmp_path, **kw) -> cross.Cr
     return m
 
 
-def onnxruntime_outputs(model: onnx.ModelProto, feeds: dict) -> list[np.ndarray]:
-    so = ort.SessionOptions()
-    so.log_severity_level = 3
-    return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"]).run(None, feeds)
-
-
 def check(model: onnx.ModelProto, feeds: dict, target: str, tmp_path, rtol=1e-3, atol=1e-4, **kw) -> None:
     got = cross_model(model, target, tmp_path, **kw)(*feeds.values())
-    want = onnxruntime_outputs(model, feeds)
+    want = ort_reference(model, feeds)
     assert len(got) == len(want)
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, rtol=rtol, atol=atol)
@@ -191,7 +185,7 @@ def test_firmware_example_runs_bare_metal(tmp_path):
     out = tmp_path / "out"
     auroragen.compile(model, target="cortex-m", out_dir=out)
     x = ((np.arange(3 * 16 * 16) * 37 % 101) / np.float32(50) - 1).astype(np.float32).reshape(1, 3, 16, 16)
-    want = onnxruntime_outputs(model, {model.graph.input[0].name: x})[0].ravel()
+    want = ort_reference(model, {model.graph.input[0].name: x})[0].ravel()
     builds = [("make", tmp_path / "make")]
     if shutil.which("cmake"):
         builds.append(("cmake", tmp_path / "cmake"))

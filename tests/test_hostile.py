@@ -89,7 +89,7 @@ def conv_channel_mismatch():
                   [_vi("y", [1, 4, 6, 6])], [w])
 
 
-# -- found by tests/fuzz.py (each crashed the compiler, hung it, or killed its process) ---------------
+# -- found by tools/fuzz.py (each crashed the compiler, hung it, or killed its process) ---------------
 
 def unknown_attribute_named_like_an_input():
     return _model([helper.make_node("Relu", ["x"], ["y"], name="r", x=3)], [_vi("x", [2])], [_vi("y", [2])])
@@ -301,7 +301,7 @@ def test_attention_values_of_another_type_than_the_queries(tmp_path):
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(rng=st.randoms(use_true_random=False))
 def test_fuzz(rng, tmp_path_factory):
-    """tests/fuzz.py's mutations driven by hypothesis (which shrinks a failure to fewer, simpler mutations):
+    """tools/fuzz.py's mutations driven by hypothesis (which shrinks a failure to fewer, simpler mutations):
     the compiler accepts each mutated model or refuses it with one clean line. `make fuzz` runs the same
     mutations for minutes in a worker process."""
     import fuzz

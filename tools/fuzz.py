@@ -9,10 +9,10 @@ truncated) and compiles the result for the generic target. The compiler may acce
 refuse it with AuroraError and one line; anything else (another exception, a multi-line message,
 more than the time limit) is a crash: the model is written to the crash folder with its traceback.
 
-    python tests/fuzz.py --minutes 10              # what `make fuzz` runs: from a random case number, printed
-    python tests/fuzz.py --replay 1234             # one case again, by its number
-    python tests/fuzz.py --minutes 10 --build 50   # also build and run every 50th accepted model
-    python tests/fuzz.py --minutes 2 --seeds dft   # only the seed models whose name holds "dft"
+    python tools/fuzz.py --minutes 10              # what `make fuzz` runs: from a random case number, printed
+    python tools/fuzz.py --replay 1234             # one case again, by its number
+    python tools/fuzz.py --minutes 10 --build 50   # also build and run every 50th accepted model
+    python tools/fuzz.py --minutes 2 --seeds dft   # only the seed models whose name holds "dft"
 
 Case N draws its seed model and mutations from random.Random(N): the same N is the same case on every
 machine with the same onnx (and the same --seeds). Each run starts at a random N among 2^48, so runs

@@ -14,7 +14,7 @@ input at a time, and the rest stay run-time inputs.
 The model cases shipped beside them (onnx/backend/test/data/{simple, pytorch-converted,
 pytorch-operator}) run the same way, named KIND/NAME.
 
-    python tests/conformance.py [--target generic] [--jobs 2] [--csv FILE] [-k SUBSTRING]
+    python tools/conformance.py [--target generic] [--jobs 2] [--csv FILE] [-k SUBSTRING]
 
 prints a table per op and overall and writes a CSV (`make conformance`).
 """
@@ -36,10 +36,12 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-import cross
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))  # cross.py: the emulated targets' builds and runners
+import cross  # noqa: E402
+
 CACHE = ROOT / "tests" / ".cache" / "conformance"
 XFAIL_FILE = ROOT / "tests" / "conformance_xfail.txt"
 RTOL, ATOL = 1e-3, 1e-5
