@@ -7,9 +7,9 @@ import os
 import sys
 import time
 
-from . import __version__
 from .errors import AuroraError
 from .schedule.target import TARGETS
+from .version import __version__
 
 EPILOG = """examples:
   auroragen model.onnx --target generic -o out/

@@ -1,4 +1,4 @@
-"""Run an Aurora graph with numpy: the reference execution engine of the IR."""
+"""auroragen.interpret: run an ONNX model (a path or a ModelProto) or an Aurora graph with numpy."""
 
 from __future__ import annotations
 
@@ -6,38 +6,12 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from .errors import AuroraError
-from .ir import Graph, ops
+from .frontend import load
+from .ir import Graph
+from .ir.interpret import interpret as interpret_graph
 
 
-def interpret(graph, inputs: Sequence[np.ndarray] | Mapping[str, np.ndarray]) -> list[np.ndarray]:
-    """Evaluate an Aurora graph (or an ONNX model: path or ModelProto) on inputs given in
+def interpret(model, inputs: Sequence[np.ndarray] | Mapping[str, np.ndarray]) -> list[np.ndarray]:
+    """Evaluate an Aurora graph, or an ONNX model (path or ModelProto) imported first, on inputs given in
     graph order or by ONNX name; returns the outputs."""
-    if not isinstance(graph, Graph):
-        from .frontend import load
-
-        graph = load(graph)
-    if isinstance(inputs, Mapping):
-        missing = [v.name for v in graph.inputs if v.name not in inputs]
-        if missing:
-            raise AuroraError(f"missing input {missing[0]!r}")
-        inputs = [inputs[v.name] for v in graph.inputs]
-    if len(inputs) != len(graph.inputs):
-        raise AuroraError(f"{len(inputs)} inputs given, the graph takes {len(graph.inputs)}")
-    env = {}
-    for v, a in zip(graph.inputs, inputs):
-        a = np.asarray(a)
-        if a.shape != v.shape:
-            raise AuroraError(f"input {v.name!r} has shape {list(a.shape)}, expected {list(v.shape)}")
-        env[v] = a.astype(v.dtype.np, copy=False)
-    for n in graph.nodes:
-        if n.op == "constant":
-            env[n.output] = n.const_value(n.output.type)
-            continue
-        args = [None if v is None else env[v] for v in n.inputs]
-        with np.errstate(all="ignore"):
-            results = ops.get(n.op).run_typed(args, [None if v is None else v.type for v in n.inputs], n.attrs,
-                                              [v.type for v in n.outputs])
-        for v, r in zip(n.outputs, results):
-            env[v] = np.asarray(r).astype(v.dtype.np, copy=False).reshape(v.shape)
-    return [env[v] for v in graph.outputs]
+    return interpret_graph(model if isinstance(model, Graph) else load(model), inputs)

@@ -25,7 +25,9 @@ from pathlib import Path
 import numpy as np
 
 from .errors import AuroraError
+from .generate import compile_graph
 from .ir import Graph, Node
+from .loader import load
 from .schedule.lower import TUNABLE, micro_shapes, tuning_key
 from .schedule.target import Target, runs_on_host
 
@@ -175,12 +177,9 @@ class _Runs:
         """Compile and build one candidate; one that its lowering does not take (too wide a panel for the
         node's channels, a kernel it does not reach) or that lowers to the tiles of one already built is left
         out (False)."""
-        from . import compiler
-        from .loader import load
-
         tag = json.dumps(choice)
         out = self.folder / f"c{len(self.models)}"
-        res = compiler.compile_graph(self.sub, self.target.name, out, name="t", openmp=self.openmp,
+        res = compile_graph(self.sub, self.target.name, out, name="t", openmp=self.openmp,
                                      tuning={self.key: choice}, command="auroragen --tune")
         node = next((m for m in res.schedule.graph.nodes if m.op in KERNELS), None)
         if node is None or any(node.attrs.get(k) != v for k, v in choice.items()):

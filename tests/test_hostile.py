@@ -205,6 +205,12 @@ def node_reading_its_own_output():
     return _model([node], [_vi("x", [6, 1])], [onnx.ValueInfoProto(name="y")], opset=21, domains=[helper.make_opsetid("ai.onnx.ml", 5)])
 
 
+def conv_transpose_of_a_long_kernel():
+    """The fuzzer's find: a W input of 2^31 rows planned a range per tap in Python (minutes)."""
+    return _model([helper.make_node("ConvTranspose", ["x", "w"], ["y"], name="up1", strides=[3, 2])],
+                  [_vi("x", [1, 1, 3, 3]), _vi("w", [1, 2, 1 << 31, 3])], [_vi("y", None)])
+
+
 CASES = {
     "cycle": (cycle, ["cycle"]),
     "dangling input": (dangling_input, ["adder", "nowhere"]),
@@ -236,6 +242,7 @@ CASES = {
     "conv with group 0": (conv_group_zero, ["conv0", "group 0"]),
     "scan over a scalar": (scan_over_a_scalar, ["scan0", "shapes"]),
     "LRN of size 0": (lrn_size_zero, ["norm0", "size must be at least 1"]),
+    "ConvTranspose of a kernel 2^31 long": (conv_transpose_of_a_long_kernel, ["up1", "taps", "65536"]),
     "node reading its own output": (node_reading_its_own_output, ["trees", "cycle", "'y'"]),
     "ConvTranspose kernel_shape unlike W": (conv_transpose_kernel_shape_unlike_w, ["up0", "kernel_shape", "[3, 3]"]),
     "DFT of a signal whose last axis is neither 1 nor 2": (dft_of_a_wide_last_axis, ["dft0", "1 (real) or 2 (complex)"]),

@@ -103,6 +103,23 @@ def test_every_op_has_a_kernel():
     assert missing == [], f"IR ops without a kernel: {missing}"
 
 
+def test_op_facts_agree_with_the_kernels():
+    """An op registered `elementwise` (scheduled to write over an input that dies) is one the elementwise
+    kernels compute element by element, and the other way round; a `bitwise` op (it keeps bfloat16 and the
+    narrow types as their bits) computes nothing: it is no arithmetic expression of the elementwise kernel."""
+    from auroragen.emit.kernels import BUILDERS, get_builder
+    from auroragen.emit.kernels.elementwise import ELEMENTWISE_OPS, FLOAT_EXPR, INT_EXPR
+    from auroragen.ir.ops import OPS
+
+    get_builder("add")
+    elementwise = {op for op, d in OPS.items() if d.elementwise}
+    assert elementwise == {*ELEMENTWISE_OPS, "fused_elementwise"}
+    assert all(BUILDERS[op] is BUILDERS["add"] for op in ELEMENTWISE_OPS)
+    bitwise = {op for op, d in OPS.items() if d.bitwise}
+    assert not bitwise & (set(FLOAT_EXPR) | set(INT_EXPR)), "a bitwise op with arithmetic"
+    assert {"reshape", "transpose", "concat", "cast", "if"} <= bitwise
+
+
 def test_source_is_lint_clean():
     """ruff over the package, tests, examples, benchmarks and tools (the project's style gate; ruff comes with
     the test extra, so a missing one fails)."""
@@ -118,3 +135,60 @@ def test_source_is_lint_clean():
     r = subprocess.run([ruff, "check", "auroragen", "tests", "examples", "benchmarks", "tools"], cwd=root,
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+# The package's layers, lowest first: a module may import from its own layer and the ones below, never above
+# (imports inside functions count too). Within a layer, modules import each other freely.
+LAYERS = [
+    ["auroragen.errors", "auroragen.version", "auroragen.geometry"],
+    ["auroragen.ir"],
+    ["auroragen.frontend"],
+    ["auroragen.passes"],
+    ["auroragen.schedule"],
+    ["auroragen.emit"],
+    ["auroragen.generate", "auroragen.loader", "auroragen.footprint", "auroragen.interpret"],
+    ["auroragen.tune"],
+    ["auroragen.compiler"],
+    ["auroragen"],  # the package's own __init__: the public names
+    ["auroragen.cli", "auroragen.__main__"],
+]
+
+
+def _layer(module: str) -> int:
+    best = max((len(p), k) for k, names in enumerate(LAYERS) for p in names
+               if module == p or module.startswith(p + ".") or p == "auroragen")
+    return best[1]
+
+
+def _imports(root):
+    """(module, imported module, line) for every import of the package inside it, at any depth of the code."""
+    import ast
+
+    pkg = root / "auroragen"
+    names = {}
+    for p in pkg.rglob("*.py"):
+        parts = list(p.relative_to(root).with_suffix("").parts)
+        names[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = p
+    for mod, p in sorted(names.items()):
+        is_pkg = p.name == "__init__.py"
+        for node in ast.walk(ast.parse(p.read_text())):
+            if isinstance(node, ast.Import):
+                yield from ((mod, a.name, node.lineno) for a in node.names if a.name.split(".")[0] == "auroragen")
+            elif isinstance(node, ast.ImportFrom):
+                base = mod.split(".") if is_pkg else mod.split(".")[:-1]
+                target = ".".join(base[:len(base) - node.level + 1] + ([node.module] if node.module else [])) \
+                    if node.level else node.module or ""
+                if target.split(".")[0] == "auroragen":
+                    for a in node.names:
+                        sub = f"{target}.{a.name}"
+                        yield mod, sub if sub in names else target, node.lineno
+
+
+def test_no_module_imports_from_a_layer_above_its_own():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    found = list(_imports(root))
+    assert len(found) > 300, "the walk found the package's imports"
+    up = [f"{m} (line {ln}) imports {t}" for m, t, ln in found if _layer(t) > _layer(m)]
+    assert up == [], "imports that point up:\n" + "\n".join(up)

@@ -190,7 +190,7 @@ def sharing_graphs(draw):
 @settings(max_examples=200, deadline=None)
 @given(sharing_graphs())
 def test_shared_bytes_never_clobber_a_live_tensor(case):
-    from auroragen.interpret import interpret
+    from auroragen.ir.interpret import interpret
 
     model, x = case
     s = schedule_of(model)

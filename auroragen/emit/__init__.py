@@ -10,9 +10,9 @@ from pathlib import Path
 import jinja2
 import numpy as np
 
-from .. import __version__
 from ..ir import Value
 from ..schedule import Schedule
+from ..version import __version__
 from .cformat import array_literals, c_comment, c_string
 from .kernels import get_builder
 

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..ir import DType, Graph, Node, Value
-from ..ir.ops.registry import BITWISE_OPS
+from ..ir import DType, Graph, Node, Value, ops
 
 HALF = (DType.FLOAT16, DType.BFLOAT16)
-ON_BITS = BITWISE_OPS
 
 
 def needs_widening(dt: DType) -> bool:
@@ -40,7 +38,7 @@ class LegalizeHalf:
         for n in g.nodes:
             ins = [get(v) for v in n.inputs]
             touches = any(v is not None and needs_widening(v.dtype) for v in [*ins, *n.outputs])
-            if n.op in ON_BITS or not touches:
+            if ops.get(n.op).bitwise or not touches:
                 nodes.append(n if ins == list(n.inputs) else Node(n.op, tuple(ins), n.outputs, n.attrs, n.name))
                 continue
             up = []

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from ..geometry import contiguous_strides
 from ..ir import Graph, Node, Splat, Value
 from ..ir import ops as irops
 from .memory import Buffer, MemoryPlan, plan_memory
@@ -101,19 +102,11 @@ def view_offsets(n: Node) -> list[int] | None:
             return None
         if any(d != 1 for d in out[:max(k - 1, 0)]):
             return None
-        from ..emit.kernels import contiguous_strides
-
         st = contiguous_strides(x.shape)
         if not all(0 <= a["starts"][j] < x.shape[j] for j in range(k)):
             return None
         return [sum(a["starts"][j] * st[j] for j in range(k)) * size]
     return None
-
-
-def _in_place_ops() -> set[str]:
-    from ..emit.kernels.elementwise import ELEMENTWISE_OPS
-
-    return {*ELEMENTWISE_OPS, "fused_elementwise"}
 
 
 class _Builder:
@@ -232,11 +225,10 @@ class _Builder:
 
     def in_place(self) -> None:
         """Elementwise kernels write over an input that has the output's shape and type and dies there."""
-        ops = _in_place_ops()
         last = self.last_uses()
         for i, s in enumerate(self.steps):
             n = s.node
-            if s.kernel.startswith("if.") or s.kernel == "fill" or n.op not in ops:
+            if s.kernel.startswith("if.") or s.kernel == "fill" or not irops.get(n.op).elementwise:
                 continue
             y = n.output
             if not self.in_arena(y):

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from math import prod
 from typing import Any
 
+from ...geometry import broadcast_strides, collapse, contiguous_strides, numel  # noqa: F401 - the kernels' toolkit
 from ...ir import Node
 
 BUILDERS: dict[str, Callable[..., Plan]] = {}
@@ -36,43 +36,6 @@ def kernel(*ops: str):
         return fn
 
     return wrap
-
-
-def contiguous_strides(shape) -> list[int]:
-    out, acc = [], 1
-    for d in reversed(shape):
-        out.append(acc)
-        acc *= d
-    return out[::-1]
-
-
-def broadcast_strides(in_shape, out_shape) -> list[int]:
-    """Strides of an input read at every index of a broadcast output (0 on broadcast axes)."""
-    pad = len(out_shape) - len(in_shape)
-    full = (1,) * pad + tuple(in_shape)
-    st = contiguous_strides(full)
-    return [0 if full[i] == 1 and out_shape[i] != 1 else st[i] for i in range(len(out_shape))]
-
-
-def collapse(dims, *stride_lists):
-    """Drop size-1 axes and merge neighbours that every stride list walks contiguously."""
-    keep = [i for i, d in enumerate(dims) if d != 1]
-    dims = [dims[i] for i in keep]
-    lists = [[s[i] for i in keep] for s in stride_lists]
-    i = len(dims) - 2
-    while i >= 0:
-        if all(s[i] == s[i + 1] * dims[i + 1] for s in lists):
-            dims[i] *= dims[i + 1]
-            for s in lists:
-                s[i] = s[i + 1]
-                del s[i + 1]
-            del dims[i + 1]
-        i -= 1
-    return dims, lists
-
-
-def numel(shape) -> int:
-    return prod(shape)
 
 
 def fn_suffix(node: Node) -> str:

@@ -12,11 +12,9 @@ from .reduce import limits
 
 
 def _valid_range(n_out, n_in, stride, pad, off):
-    """Output indices o with 0 <= o*stride - pad + off < n_in, as [lo, hi)."""
-    lo = next((o for o in range(n_out) if o * stride - pad + off >= 0), n_out)
-    hi = lo
-    while hi < n_out and hi * stride - pad + off < n_in:
-        hi += 1
+    """Output indices o with 0 <= o*stride - pad + off < n_in, as [lo, hi) (stride > 0)."""
+    lo = min(max(0, -((off - pad) // stride)), n_out)  # the first o with o*stride >= pad - off
+    hi = min(max(lo, -((off - pad - n_in) // stride)), n_out)  # the first o with o*stride >= n_in + pad - off
     return lo, hi
 
 

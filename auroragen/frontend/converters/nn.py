@@ -8,10 +8,20 @@ import numpy as np
 
 from ..importer import converter
 
+# The most taps a window may have along one axis: the kernels' C carries per-tap tables (longer 1-D filters
+# are rare in models, and the fuzzer's 2^31 took minutes to plan)
+MAX_TAPS = 1 << 16
+
+
+def _check_taps(ctx, kernel) -> None:
+    if any(k > MAX_TAPS for k in kernel):
+        raise ctx.error(f"a window of {list(kernel)} taps: at most {MAX_TAPS} along an axis are supported")
+
 
 def _spatial(ctx, x, kernel, strides, dilations, pads, auto_pad, ceil_mode=0):
     """Resolve ONNX's optional spatial attributes to explicit per-axis lists."""
     r = len(kernel)
+    _check_taps(ctx, kernel)
     strides = list(strides) if strides else [1] * r
     dilations = list(dilations) if dilations else [1] * r
     if len(strides) != r or len(dilations) != r:
@@ -61,6 +71,7 @@ def conv_transpose(ctx, x, w, b=None, *, auto_pad="NOTSET", dilations=None, grou
     kernel = list(w.shape[2:])
     if kernel_shape and list(kernel_shape) != kernel:
         raise ctx.error(f"kernel_shape {list(kernel_shape)} differs from W's spatial shape {kernel}")
+    _check_taps(ctx, kernel)
     strides = list(strides) if strides else [1] * r
     dilations = list(dilations) if dilations else [1] * r
     output_padding = list(output_padding) if output_padding else [0] * r

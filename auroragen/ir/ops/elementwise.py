@@ -139,21 +139,21 @@ def _register_all():
             with np.errstate(all="ignore"):
                 return np.asarray(_fn(x)).astype(x.dtype, copy=False)
 
-        register(name, infer=_same)(ev)
+        register(name, infer=_same, elementwise=True)(ev)
     for name, fn in UNARY_ATTR.items():
         def ev(x, _fn=fn, **kw):
             with np.errstate(all="ignore"):
                 return np.asarray(_fn(x, **kw)).astype(x.dtype, copy=False)
 
-        register(name, infer=_same)(ev)
+        register(name, infer=_same, elementwise=True)(ev)
     for name, fn in BINARY.items():
         def ev(a, b, _fn=fn):
             with np.errstate(all="ignore"):
                 return np.asarray(_fn(a, b)).astype(a.dtype, copy=False)
 
-        register(name, infer=_broadcast)(ev)
+        register(name, infer=_broadcast, elementwise=True)(ev)
     for name, fn in COMPARE.items():
-        register(name, infer=_compare)(lambda a, b, _fn=fn: np.asarray(_fn(a, b)))
+        register(name, infer=_compare, elementwise=True)(lambda a, b, _fn=fn: np.asarray(_fn(a, b)))
 
 
 _register_all()
@@ -163,12 +163,12 @@ def _is_type(x, **_):
     return x.with_dtype(DType.BOOL)
 
 
-@register("is_inf", infer=_is_type)
+@register("is_inf", infer=_is_type, elementwise=True)
 def is_inf(x, detect_negative=1, detect_positive=1):
     return np.isinf(x) & (((x < 0) & bool(detect_negative)) | ((x > 0) & bool(detect_positive)))
 
 
-@register("is_nan", infer=_is_type)
+@register("is_nan", infer=_is_type, elementwise=True)
 def is_nan(x):
     return np.isnan(x)
 
@@ -178,13 +178,13 @@ def _pow_type(a, b):
     return TensorType(a.dtype, broadcast_shape(a.shape, b.shape))
 
 
-@register("pow", infer=_pow_type)
+@register("pow", infer=_pow_type, elementwise=True)
 def pow_(a, b):
     with np.errstate(all="ignore"):
         return np.power(a.astype(np.float64), b.astype(np.float64)).astype(a.dtype)
 
 
-@register("mod", infer=_broadcast)
+@register("mod", infer=_broadcast, elementwise=True)
 def mod(a, b, fmod=0):
     """fmod=1: the remainder has the dividend's sign (C fmod); fmod=0: the divisor's."""
     with np.errstate(all="ignore"):
@@ -198,7 +198,7 @@ def _prelu_type(x, slope):
     return _broadcast(x, slope)
 
 
-@register("prelu", infer=_prelu_type)
+@register("prelu", infer=_prelu_type, elementwise=True)
 def prelu(x, slope):
     return np.where(x < 0, x * slope, x).astype(x.dtype)
 
@@ -210,7 +210,7 @@ def _where_type(c, x, y):
     return TensorType(x.dtype, broadcast_shape(c.shape, x.shape, y.shape))
 
 
-@register("where", infer=_where_type)
+@register("where", infer=_where_type, bitwise=True, elementwise=True)
 def where(c, x, y):
     return np.where(c, x, y)
 
@@ -219,7 +219,7 @@ def _cast_type(x, to, src=None, saturate=1, round_mode="up"):
     return x.with_dtype(DType(to))
 
 
-@register("cast", infer=_cast_type)
+@register("cast", infer=_cast_type, bitwise=True, elementwise=True)
 def cast(x, to, src=None, saturate=1, round_mode="up"):
     """src names the input's type where numpy cannot (bfloat16 and the narrow types travel as bits).
     saturate and round_mode matter for narrow float results only (ONNX Cast's attributes)."""
@@ -252,7 +252,7 @@ def _fused_type(*ins, program):
     return types[-1]
 
 
-@register("fused_elementwise", infer=_fused_type)
+@register("fused_elementwise", infer=_fused_type, elementwise=True)
 def fused_elementwise(*ins, program):
     from .registry import get
 

@@ -19,11 +19,6 @@ import numpy as np
 
 from ..types import TensorType
 
-# Ops that only move or select elements: they work on any element's bits as they are.
-BITWISE_OPS = {"constant", "cast", "reshape", "transpose", "slice", "expand", "gather", "concat", "split", "identity", "pad",
-               "where", "gather_elements", "gather_nd", "trilu", "one_hot", "bitcast",
-               "if"}  # if: its branches handle their own types
-
 
 @dataclass(frozen=True)
 class OpDef:
@@ -33,6 +28,9 @@ class OpDef:
     view: bool = False  # the output is input 0's bytes under another shape: no copy
     doc: str = ""
     control: bool = False  # holds regions: emitted as C control flow around their kernels, not as a kernel
+    bitwise: bool = False  # only moves or selects elements: works on any element's bits as they are
+    elementwise: bool = False  # each result element from the same element of each (broadcast) input: one loop,
+    # which may write over an input that dies with it
 
     def infer_types(self, in_types: list[TensorType | None], attrs: dict) -> list[TensorType]:
         out = self.infer(*in_types, **attrs)
@@ -48,7 +46,7 @@ class OpDef:
         op that does arithmetic sees them decoded and its results in those types re-encoded."""
         from ..narrow import decode, encode
 
-        if self.name in BITWISE_OPS or not any(t is not None and t.dtype.is_encoded for t in [*in_types, *out_types]):
+        if self.bitwise or not any(t is not None and t.dtype.is_encoded for t in [*in_types, *out_types]):
             return self.run(inputs, attrs)
 
         args = [decode(t.dtype, a) if t is not None and t.dtype.is_encoded else a for a, t in zip(inputs, in_types)]
@@ -59,11 +57,12 @@ class OpDef:
 OPS: dict[str, OpDef] = {}
 
 
-def register(name: str, *, infer: Callable[..., Any], view: bool = False, control: bool = False):
+def register(name: str, *, infer: Callable[..., Any], view: bool = False, control: bool = False, bitwise: bool = False,
+             elementwise: bool = False):
     def wrap(fn):
         if name in OPS:
             raise RuntimeError(f"op {name} registered twice")
-        OPS[name] = OpDef(name, infer, fn, view, (fn.__doc__ or "").strip(), control)
+        OPS[name] = OpDef(name, infer, fn, view, (fn.__doc__ or "").strip(), control, bitwise, elementwise)
         return fn
 
     return wrap

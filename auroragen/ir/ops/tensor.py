@@ -17,13 +17,13 @@ def _constant_type(*, value, type):
     return TensorType(DType.from_numpy(value.dtype), value.shape) if type is None else type
 
 
-@register("constant", infer=lambda *, value, type=None: _constant_type(value=value, type=type))
+@register("constant", infer=lambda *, value, type=None: _constant_type(value=value, type=type), bitwise=True)
 def constant(*, value, type=None):
     """A compile-time tensor; a Splat stands for a tensor of one repeated value."""
     return value.materialize(type) if isinstance(value, Splat) else value
 
 
-@register("identity", infer=lambda x: x)
+@register("identity", infer=lambda x: x, bitwise=True, elementwise=True)
 def identity(x):
     """A copy: used where a graph output must be a buffer of its own."""
     return x.copy()
@@ -36,7 +36,7 @@ def _reshape_type(x, shape):
     return t
 
 
-@register("reshape", infer=_reshape_type, view=True)
+@register("reshape", infer=_reshape_type, view=True, bitwise=True)
 def reshape(x, shape):
     """Same bytes, new shape: Reshape, Flatten, Squeeze and Unsqueeze all become this."""
     return x.reshape(shape)
@@ -48,7 +48,7 @@ def _transpose_type(x, perm):
     return x.with_shape([x.shape[p] for p in perm])
 
 
-@register("transpose", infer=_transpose_type)
+@register("transpose", infer=_transpose_type, bitwise=True)
 def transpose(x, perm):
     return np.ascontiguousarray(np.transpose(x, perm))
 
@@ -65,7 +65,7 @@ def _concat_type(*xs, axis):
     return base.with_shape(shape)
 
 
-@register("concat", infer=_concat_type)
+@register("concat", infer=_concat_type, bitwise=True)
 def concat(*xs, axis):
     return np.concatenate(xs, axis=axis)
 
@@ -76,7 +76,7 @@ def _split_type(x, axis, split):
     return [x.with_shape(x.shape[:axis] + (s,) + x.shape[axis + 1:]) for s in split]
 
 
-@register("split", infer=_split_type)
+@register("split", infer=_split_type, bitwise=True)
 def split(x, axis, split):
     return tuple(np.split(x, np.cumsum(split)[:-1], axis=axis))
 
@@ -89,7 +89,7 @@ def _slice_type(x, starts, ends, steps):
     return x.with_shape([slice_len(s, e, st) for s, e, st in zip(starts, ends, steps)])
 
 
-@register("slice", infer=_slice_type)
+@register("slice", infer=_slice_type, bitwise=True)
 def slice_(x, starts, ends, steps):
     """Per axis: start, end (exclusive; -1 means before index 0 for negative steps), step."""
     idx = tuple(slice(s, None if e < 0 else e, st) for s, e, st in zip(starts, ends, steps))
@@ -102,7 +102,7 @@ def _gather_type(x, idx, axis):
     return x.with_shape(x.shape[:axis] + idx.shape + x.shape[axis + 1:])
 
 
-@register("gather", infer=_gather_type)
+@register("gather", infer=_gather_type, bitwise=True)
 def gather(x, idx, axis):
     idx = np.where(idx < 0, idx + x.shape[axis], idx)
     if np.any((idx < 0) | (idx >= x.shape[axis])):
@@ -115,7 +115,7 @@ def _pad_type(x, pads, mode="constant", value=0.0):
     return x.with_shape([x.shape[i] + pads[i] + pads[i + r] for i in range(r)])
 
 
-@register("pad", infer=_pad_type)
+@register("pad", infer=_pad_type, bitwise=True)
 def pad(x, pads, mode="constant", value=0.0):
     """pads: begin of every axis, then end of every axis (may be negative: crops)."""
     r = x.ndim
@@ -131,7 +131,7 @@ def _expand_type(x, shape):
     return x.with_shape(broadcast_shape(x.shape, tuple(shape)))
 
 
-@register("expand", infer=_expand_type)
+@register("expand", infer=_expand_type, bitwise=True)
 def expand(x, shape):
     return np.ascontiguousarray(np.broadcast_to(x, broadcast_shape(x.shape, tuple(shape))))
 
@@ -152,7 +152,7 @@ def _gather_elements_type(x, idx, axis):
     return x.with_shape(idx.shape)
 
 
-@register("gather_elements", infer=_gather_elements_type)
+@register("gather_elements", infer=_gather_elements_type, bitwise=True)
 def gather_elements(x, idx, axis):
     return np.take_along_axis(x, _wrap(idx, x.shape[axis]), axis=axis)
 
@@ -191,7 +191,7 @@ def _gather_nd_type(x, idx, batch_dims=0):
     return x.with_shape(idx.shape[:-1] + x.shape[batch_dims + k:])
 
 
-@register("gather_nd", infer=_gather_nd_type)
+@register("gather_nd", infer=_gather_nd_type, bitwise=True)
 def gather_nd(x, idx, batch_dims=0):
     k = idx.shape[-1]
     bshape = x.shape[:batch_dims]
@@ -205,7 +205,7 @@ def gather_nd(x, idx, batch_dims=0):
     return res.reshape(bshape + idx.shape[batch_dims:-1] + x.shape[batch_dims + k:])
 
 
-@register("trilu", infer=lambda x, upper, k: x)
+@register("trilu", infer=lambda x, upper, k: x, bitwise=True)
 def trilu(x, upper, k):
     """Keep the upper (j - i >= k) or lower (j - i <= k) triangle of the last two axes."""
     return np.triu(x, k) if upper else np.tril(x, k)
@@ -233,7 +233,7 @@ def _one_hot_type(idx, values, depth, axis):
     return values.with_shape(shape)
 
 
-@register("one_hot", infer=_one_hot_type)
+@register("one_hot", infer=_one_hot_type, bitwise=True)
 def one_hot(idx, values, depth, axis):
     """values = [off, on]; negative indices count from depth; out-of-range ones give all off."""
     i = idx.astype(np.int64)
@@ -242,7 +242,7 @@ def one_hot(idx, values, depth, axis):
     return np.where(hot, values[1], values[0]).astype(values.dtype)
 
 
-@register("bitcast", infer=lambda x, to: x.with_dtype(DType(to)))
+@register("bitcast", infer=lambda x, to: x.with_dtype(DType(to)), bitwise=True)
 def bitcast(x, to):
     """The same bytes read as another type of the same width."""
     return x.view(DType(to).np)
