@@ -106,8 +106,8 @@ def simulate(s, inputs: list[np.ndarray]) -> list[np.ndarray]:
 
     for step in s.steps:
         n = step.node
-        assert not step.kernel.startswith("if."), "simulate: no control flow"
-        if step.kernel == "fill":
+        assert not step.kind.startswith("if."), "simulate: no control flow"
+        if step.kind == "fill":
             write(n.output, n.const_value(n.output.type))
             continue
         args = [None if v is None else read(v) for v in n.inputs]

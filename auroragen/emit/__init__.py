@@ -163,7 +163,7 @@ class _Emitter:
     # -- kernels -------------------------------------------------------------
     def add_step(self, step) -> None:
         node = step.node
-        if step.kernel.startswith("if."):
+        if step.kind.startswith("if."):
             self.add_branch(step)
             return
         plan = get_builder(node.op)(node, step)
@@ -203,16 +203,16 @@ class _Emitter:
     def add_branch(self, step) -> None:
         """The C of an `aurora.if`: the kernel calls of each branch inside if/else braces."""
         node = step.node
-        if step.kernel == "if.then":
+        if step.kind == "if.then":
             line, comment = f"if ({self.tensor(node.inputs[0], writable=False)}[0]) {{", _label(node)
-        elif step.kernel == "if.else":
+        elif step.kind == "if.else":
             self.depth -= 1
             line, comment = "} else {", None
         else:
             self.depth -= 1
             line, comment = "}", None
         self.calls.append(dict(line=line, comment=comment, depth=self.depth))
-        if step.kernel != "if.end":
+        if step.kind != "if.end":
             self.depth += 1
 
 

@@ -42,7 +42,8 @@ class Storage:
 @dataclass(frozen=True)
 class Step:
     node: Node
-    kernel: str  # the kernel variant, e.g. "conv.direct"; "fill" writes a splat constant
+    kind: str  # "kernel": the node's kernel (lower.py chose it); "fill": writes a splat constant; "if.then",
+    # "if.else", "if.end": the C control flow around an aurora.if's regions
     placed: frozenset[int] = frozenset()  # concat: inputs already written into their slices by their producers
 
 
@@ -64,11 +65,6 @@ class Schedule:
         r, off = self.owner(v)
         st = self.storage[r]
         return replace(st, offset=st.offset + off) if off else st
-
-
-def choose_kernel(node: Node, target: Target) -> str:
-    """The kernel variant for a node on a target."""
-    return f"{node.op}.portable"
 
 
 def _unit_before(shape, axis: int) -> bool:
@@ -160,7 +156,7 @@ class _Builder:
             for v, off in zip(n.outputs, offsets):
                 self.alias(v, n.inputs[0], off)
             return
-        self.steps.append(Step(n, choose_kernel(n, self.target)))
+        self.steps.append(Step(n, "kernel"))
         if top:
             self.top.update(n.outputs)
 
@@ -198,7 +194,7 @@ class _Builder:
         kept = []
         for s in self.steps:
             n = s.node
-            if s.kernel.startswith("if.") or n.op != "concat" or n.output not in self.top:
+            if s.kind.startswith("if.") or n.op != "concat" or n.output not in self.top:
                 kept.append(s)
                 continue
             placed = set()
@@ -210,13 +206,13 @@ class _Builder:
                         placed.add(k)
                     at += x.type.nbytes
             if len(placed) < len(n.inputs):
-                kept.append(Step(n, s.kernel, frozenset(placed)))
+                kept.append(Step(n, s.kind, frozenset(placed)))
         self.steps = kept
 
     def last_uses(self) -> dict[Value, int]:
         last: dict[Value, int] = {}
         for i, s in enumerate(self.steps):
-            if s.kernel in ("if.else", "if.end"):
+            if s.kind in ("if.else", "if.end"):
                 continue
             for v in s.node.inputs:
                 if v is not None:
@@ -228,7 +224,7 @@ class _Builder:
         last = self.last_uses()
         for i, s in enumerate(self.steps):
             n = s.node
-            if s.kernel.startswith("if.") or s.kernel == "fill" or not irops.get(n.op).elementwise:
+            if s.kind.startswith("if.") or s.kind == "fill" or not irops.get(n.op).elementwise:
                 continue
             y = n.output
             if not self.in_arena(y):
@@ -255,7 +251,7 @@ class _Builder:
         start: dict[Value, int] = {}
         end: dict[Value, int] = {}
         for i, s in enumerate(self.steps):
-            if s.kernel in ("if.else", "if.end"):
+            if s.kind in ("if.else", "if.end"):
                 continue
             for v in [*s.node.outputs, *(x for x in s.node.inputs if x is not None)]:
                 r = self.owner(v)[0]

@@ -11,7 +11,6 @@ from pathlib import Path
 class Target:
     name: str
     isa_flags: str  # C compiler flags the target needs; they stay when CFLAGS is overridden
-    vector_bits: int  # SIMD register width the kernels may assume (0: scalar)
     default_cc: str = "cc"
     freestanding: bool = False  # no OS: the runner uses semihosting
     description: str = ""
@@ -30,24 +29,21 @@ class Target:
 TARGETS: dict[str, Target] = {
     t.name: t
     for t in (
-        Target("generic", "", 0, description="portable C99, no intrinsics", gemm_mr=4, gemm_nv=8),
+        Target("generic", "", description="portable C99, no intrinsics", gemm_mr=4, gemm_nv=8),
         # dense 4 x 24 tiles: 4-13% faster than 6 x 16 on products of 1, 49, 128 and 200 rows (no leftover rows
         # for the slow 1-row kernel, which itself gets 3 accumulator chains), level at 512 (--tune measurements)
-        Target("avx2", "-mavx2 -mfma", 256, description="x86-64 with AVX2 and FMA", vec_isa="AVX2", vec_width=8,
+        Target("avx2", "-mavx2 -mfma", description="x86-64 with AVX2 and FMA", vec_isa="AVX2", vec_width=8,
                gemm_mr=6, gemm_nv=2, vec_regs=16, dense_tile=(4, 3)),
-        Target("avx512", "-mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma", 512, description="x86-64 with AVX-512",
+        Target("avx512", "-mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma", description="x86-64 with AVX-512",
                vec_isa="AVX512", vec_width=16, gemm_mr=12, gemm_nv=2, vec_regs=32),
-        Target("neon", "", 128, description="AArch64 with NEON (Advanced SIMD is baseline there)", vec_isa="NEON",
+        Target("neon", "", description="AArch64 with NEON (Advanced SIMD is baseline there)", vec_isa="NEON",
                vec_width=4, gemm_mr=8, gemm_nv=3, vec_regs=32),
         Target(
-            "cortex-m", "-mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16", 0,
+            "cortex-m", "-mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16",
             default_cc="arm-none-eabi-gcc", freestanding=True, description="bare-metal Cortex-M4F/M7",
         ),
     )
 }
-
-# Targets whose kernels and build are complete; the others are accepted by name only later.
-IMPLEMENTED = ("generic", "avx2", "avx512", "neon", "cortex-m")
 
 
 def runs_on_host(target: Target) -> bool:
