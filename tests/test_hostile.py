@@ -211,6 +211,11 @@ def conv_transpose_of_a_long_kernel():
                   [_vi("x", [1, 1, 3, 3]), _vi("w", [1, 2, 1 << 31, 3])], [_vi("y", None)])
 
 
+def lp_pool_of_p_zero():
+    return _model([helper.make_node("LpPool", ["x"], ["y"], name="lp0", kernel_shape=[2, 2], p=0)],
+                  [_vi("x", [1, 2, 4, 4])], [_vi("y", None)])
+
+
 CASES = {
     "cycle": (cycle, ["cycle"]),
     "dangling input": (dangling_input, ["adder", "nowhere"]),
@@ -242,6 +247,7 @@ CASES = {
     "conv with group 0": (conv_group_zero, ["conv0", "group 0"]),
     "scan over a scalar": (scan_over_a_scalar, ["scan0", "shapes"]),
     "LRN of size 0": (lrn_size_zero, ["norm0", "size must be at least 1"]),
+    "LpPool of p 0": (lp_pool_of_p_zero, ["lp0", "p must be at least 1"]),
     "ConvTranspose of a kernel 2^31 long": (conv_transpose_of_a_long_kernel, ["up1", "taps", "65536"]),
     "node reading its own output": (node_reading_its_own_output, ["trees", "cycle", "'y'"]),
     "ConvTranspose kernel_shape unlike W": (conv_transpose_kernel_shape_unlike_w, ["up0", "kernel_shape", "[3, 3]"]),
@@ -302,6 +308,32 @@ def test_attention_values_of_another_type_than_the_queries(tmp_path):
     got = compile_and_run(m, feeds, tmp_path / "out")
     assert [g.dtype for g in got] == [np.float32, np.float32, np.float64]
     assert_close(got, reference(m, feeds))
+
+
+def test_a_grid_of_another_type_than_the_image(tmp_path):
+    """Valid but unusual (the fuzzer's find): GridSample's grid (T2) may be double over a float image (T1); the
+    kernel read it through a float pointer and did not build."""
+    from helpers import assert_close, compile_and_run, reference
+
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((1, 2, 4, 5)).astype(np.float32)
+    grid = rng.uniform(-1.1, 1.1, (1, 3, 2, 2))
+    m = _model([helper.make_node("GridSample", ["x", "g"], ["y"], name="gs", align_corners=0)],
+               [_vi("x", [1, 2, 4, 5]), _vi("g", [1, 3, 2, 2], TensorProto.DOUBLE)], [_vi("y", [1, 2, 3, 2])], opset=20)
+    feeds = {"x": x, "g": grid}
+    assert_close(compile_and_run(m, feeds, tmp_path / "out"), reference(m, feeds))
+
+
+def test_erf_of_integers_as_opset_9_allows(tmp_path):
+    """Valid but unusual (the fuzzer's find): Erf-9 takes integer tensors (erf in double, truncated back)."""
+    from helpers import assert_close, compile_and_run, reference
+
+    x = np.array([-7, -1, 0, 1, 2, 6, 100], np.int32)
+    m = _model([helper.make_node("Erf", ["x"], ["y"], name="e")], [_vi("x", [7], TensorProto.INT32)],
+               [_vi("y", [7], TensorProto.INT32)], opset=9)
+    got = compile_and_run(m, {"x": x}, tmp_path / "out")
+    assert_close(got, reference(m, {"x": x}))
+    assert got[0].tolist() == [-1, 0, 0, 0, 0, 1, 1]
 
 
 @settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "400")), deadline=None,

@@ -201,6 +201,8 @@ def expression(node: Node) -> str:
         lambd, bias = (literal(float(node.attrs[k]), DType.DOUBLE) for k in ("lambd", "bias"))
         return (f"({table_key.ctype})(int64_t)(a0 < -{lambd} ? (double)a0 + {bias} : "  # through int64: in range
                 f"(a0 > {lambd} ? (double)a0 - {bias} : 0))")
+    if node.op == "erf" and table_key.is_int:  # Erf-9 takes integers: in double, truncated back (within [-1, 1])
+        return f"({table_key.ctype})erf((double)a0)"
     if unsigned and node.op in ("abs", "relu"):
         return "a0"
     if unsigned and node.op == "sign":

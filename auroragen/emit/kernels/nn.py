@@ -257,7 +257,7 @@ def plan_grid_sample(node: Node, step) -> Plan:
         N=x.shape[0], C=x.shape[1], dims=dims, out_dims=out, out_size=numel(out), out_strides=contiguous_strides(out),
         in_size=numel(dims), in_strides=contiguous_strides(dims), mode=a["mode"], padding=a["padding"], align_corners=ac,
         lo=[repr(0.0 if ac else -0.5)] * len(dims), hi=[repr(d - 1.0 if ac else d - 0.5) for d in dims],
-        taps={"nearest": 1, "linear": 2, "cubic": 4}[a["mode"]], ctype=x.dtype.ctype,
+        taps={"nearest": 1, "linear": 2, "cubic": 4}[a["mode"]], ctype=x.dtype.ctype, gtype=grid.dtype.ctype,
     ), what=f"grid sample ({a['mode']}, {a['padding']})")
 
 

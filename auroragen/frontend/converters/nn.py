@@ -123,9 +123,15 @@ def max_pool(ctx, x, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_s
     return ctx.emit("max_pool", x, ceil_mode=int(ceil_mode), **sp)
 
 
+def _check_p(ctx, p) -> None:
+    if int(p) < 1:
+        raise ctx.error(f"p must be at least 1, is {int(p)}")
+
+
 @converter("LpPool")
 def lp_pool(ctx, x, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_shape, p=2, pads=None, strides=None):
     _check_rank(ctx, x)
+    _check_p(ctx, p)
     sp = _spatial(ctx, x, kernel_shape, strides, dilations, pads, auto_pad)
     return ctx.emit("lp_pool", x, ceil_mode=int(ceil_mode), p=int(p), **sp)
 
@@ -133,6 +139,7 @@ def lp_pool(ctx, x, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_sh
 @converter("GlobalLpPool")
 def global_lp_pool(ctx, x, *, p=2):
     _check_rank(ctx, x)
+    _check_p(ctx, p)
     return ctx.emit("lp_pool", x, kernel=tuple(x.shape[2:]), strides=(1,) * (x.type.rank - 2),
                     dilations=(1,) * (x.type.rank - 2), pads=(0,) * (2 * x.type.rank - 4), p=int(p))
 
