@@ -216,6 +216,15 @@ def lp_pool_of_p_zero():
                   [_vi("x", [1, 2, 4, 4])], [_vi("y", None)])
 
 
+def conv_bias_of_the_wrong_length():
+    """The fuzzer's find: a bias of 2M values on a conv of M output channels reached BatchNorm folding (a numpy
+    broadcast error, with a traceback)."""
+    w = numpy_helper.from_array(np.ones((4, 3, 1, 1), np.float32), "w")
+    b = numpy_helper.from_array(np.ones(8, np.float32), "b")
+    return _model([helper.make_node("Conv", ["x", "w", "b"], ["y"], name="conv_b")], [_vi("x", [1, 3, 4, 4])],
+                  [_vi("y", None)], [w, b])
+
+
 CASES = {
     "cycle": (cycle, ["cycle"]),
     "dangling input": (dangling_input, ["adder", "nowhere"]),
@@ -247,6 +256,7 @@ CASES = {
     "conv with group 0": (conv_group_zero, ["conv0", "group 0"]),
     "scan over a scalar": (scan_over_a_scalar, ["scan0", "shapes"]),
     "LRN of size 0": (lrn_size_zero, ["norm0", "size must be at least 1"]),
+    "conv bias of the wrong length": (conv_bias_of_the_wrong_length, ["conv_b", "bias", "[4]"]),
     "LpPool of p 0": (lp_pool_of_p_zero, ["lp0", "p must be at least 1"]),
     "ConvTranspose of a kernel 2^31 long": (conv_transpose_of_a_long_kernel, ["up1", "taps", "65536"]),
     "node reading its own output": (node_reading_its_own_output, ["trees", "cycle", "'y'"]),

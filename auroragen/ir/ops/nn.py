@@ -107,10 +107,16 @@ def _conv_type(x, w, b=None, residual=None, *, kernel, strides, dilations, pads,
         raise ValueError(f"input has {x.shape[1]} channels, weight expects {w.shape[1]} x group {group}")
     if w.shape[0] % group:
         raise ValueError(f"{w.shape[0]} output channels do not divide into {group} groups")
+    _check_bias(b, w.shape[0])
     spatial = [conv_out_dim(x.shape[2 + i], kernel[i], strides[i], dilations[i], pads[i], pads[i + r]) for i in range(r)]
     if any(s <= 0 for s in spatial):
         raise ValueError(f"output would be empty: {spatial}")
     return _check_residual(x.with_shape((x.shape[0], w.shape[0], *spatial)), residual)
+
+
+def _check_bias(b, channels: int) -> None:
+    if b is not None and tuple(b.shape) != (channels,):
+        raise ValueError(f"bias has shape {list(b.shape)}, expected [{channels}]: one value per output channel")
 
 
 def _windows(xp, out_shape, kernel, strides, dilations):
@@ -295,6 +301,9 @@ def _conv_t_type(x, w, b=None, *, kernel, strides, dilations, pads, group, outpu
     r = len(kernel)
     if x.shape[1] != w.shape[0]:
         raise ValueError(f"input has {x.shape[1]} channels, weight expects {w.shape[0]}")
+    if group < 1 or x.shape[1] % group:
+        raise ValueError(f"{x.shape[1]} input channels do not divide into {group} groups")
+    _check_bias(b, w.shape[1] * group)
     sp = [
         strides[i] * (x.shape[2 + i] - 1) + output_padding[i] + (kernel[i] - 1) * dilations[i] + 1 - pads[i] - pads[i + r]
         for i in range(r)
