@@ -225,6 +225,14 @@ def conv_bias_of_the_wrong_length():
                   [_vi("y", None)], [w, b])
 
 
+def scan_of_2_to_the_31_steps():
+    """The fuzzer's find: a Scan over 2^31 elements unrolled step by step (it never ends)."""
+    body = helper.make_graph([helper.make_node("Add", ["s", "n"], ["o"]), helper.make_node("Identity", ["o"], ["e"])],
+                             "body", [_vi("s", []), _vi("n", [])], [_vi("o", []), _vi("e", [])])
+    return _model([helper.make_node("Scan", ["init", "x"], ["y", "z"], name="scan_long", num_scan_inputs=1, body=body)],
+                  [_vi("init", []), _vi("x", [1 << 31])], [_vi("y", []), _vi("z", None)], opset=9)
+
+
 CASES = {
     "cycle": (cycle, ["cycle"]),
     "dangling input": (dangling_input, ["adder", "nowhere"]),
@@ -256,6 +264,7 @@ CASES = {
     "conv with group 0": (conv_group_zero, ["conv0", "group 0"]),
     "scan over a scalar": (scan_over_a_scalar, ["scan0", "shapes"]),
     "LRN of size 0": (lrn_size_zero, ["norm0", "size must be at least 1"]),
+    "Scan of 2^31 steps": (scan_of_2_to_the_31_steps, ["scan_long", "2147483648 iterations", "4096"]),
     "conv bias of the wrong length": (conv_bias_of_the_wrong_length, ["conv_b", "bias", "[4]"]),
     "LpPool of p 0": (lp_pool_of_p_zero, ["lp0", "p must be at least 1"]),
     "ConvTranspose of a kernel 2^31 long": (conv_transpose_of_a_long_kernel, ["up1", "taps", "65536"]),

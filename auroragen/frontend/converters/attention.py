@@ -72,7 +72,7 @@ def attention(ctx, q, k, v, attn_mask=None, past_key=None, past_value=None, nonp
         q, k, v = _heads_4d(ctx, q, q_num_heads), _heads_4d(ctx, k, kv_num_heads), _heads_4d(ctx, v, kv_num_heads)
     batch, qh, q_len, head = q.shape
     if scale is None:
-        scale = 1.0 / np.sqrt(head)
+        scale = 1.0 / np.sqrt(head) if head else 1.0  # heads of no features: empty scores, any scale
     s = ctx.scalar(np.sqrt(scale), dt)  # as the reference: sqrt(scale) on Q and on K
     if (past_key is None) != (past_value is None):
         raise ctx.error("past_key and past_value must be given together")

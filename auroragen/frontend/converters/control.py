@@ -120,6 +120,8 @@ def scan(ctx, *ins, body, num_scan_inputs, scan_input_axes=None, scan_input_dire
 
 def _unroll_scan(ctx, body, states, xs, in_axes, in_dirs, out_axes=None, out_dirs=None):
     length = xs[0].shape[in_axes[0]] if xs else 0
+    if length > MAX_UNROLL:
+        raise ctx.error(f"{length} iterations to unroll: more than {MAX_UNROLL}")
     n_state = len(states)
     names = [i.name for i in body.input]
     collected: list[list] = []
@@ -158,6 +160,8 @@ def _scan8(ctx, sequence_lens, *ins, body, num_scan_inputs, directions):
                         steps=(1,) * v.type.rank)
         return ctx.emit("reshape", part, shape=v.shape[1:])
 
+    if batch * (xs[0].shape[1] if xs else 0) > MAX_UNROLL:
+        raise ctx.error(f"{batch} batch entries of {xs[0].shape[1]} iterations to unroll: more than {MAX_UNROLL}")
     per_batch = []
     for b in range(batch):
         per_batch.append(_unroll_scan(ctx, body, [entry(s, b) for s in states], [entry(x, b) for x in xs], [0] * len(xs),
