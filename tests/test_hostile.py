@@ -233,6 +233,13 @@ def scan_of_2_to_the_31_steps():
                   [_vi("init", []), _vi("x", [1 << 31])], [_vi("y", []), _vi("z", None)], opset=9)
 
 
+def resize_by_a_scalar():
+    """The fuzzer's find: a 0-d scales tensor (ONNX asks for one value per axis) raised a TypeError."""
+    scales = numpy_helper.from_array(np.array(2.0, np.float32), "scales")
+    return _model([helper.make_node("Resize", ["x", "", "scales"], ["y"], name="grow")], [_vi("x", [1, 2, 3])],
+                  [_vi("y", None)], [scales])
+
+
 CASES = {
     "cycle": (cycle, ["cycle"]),
     "dangling input": (dangling_input, ["adder", "nowhere"]),
@@ -264,6 +271,7 @@ CASES = {
     "conv with group 0": (conv_group_zero, ["conv0", "group 0"]),
     "scan over a scalar": (scan_over_a_scalar, ["scan0", "shapes"]),
     "LRN of size 0": (lrn_size_zero, ["norm0", "size must be at least 1"]),
+    "Resize by a scalar": (resize_by_a_scalar, ["grow", "scales must have 3 values, has 1"]),
     "Scan of 2^31 steps": (scan_of_2_to_the_31_steps, ["scan_long", "2147483648 iterations", "4096"]),
     "conv bias of the wrong length": (conv_bias_of_the_wrong_length, ["conv_b", "bias", "[4]"]),
     "LpPool of p 0": (lp_pool_of_p_zero, ["lp0", "p must be at least 1"]),

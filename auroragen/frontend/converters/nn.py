@@ -277,9 +277,14 @@ def resize(ctx, x, roi=None, scales=None, sizes=None, *, mode="nearest", coordin
         nearest_mode = "floor" if nearest_mode == "round_prefer_floor" else nearest_mode
     coord = coordinate_transformation_mode or "half_pixel"
     r = x.type.rank
-    sc = ctx.const(scales, "scales").astype(float).tolist() if scales is not None and scales.type.numel else None
+    sc = ctx.const(scales, "scales").astype(float).reshape(-1).tolist() if scales is not None and scales.type.numel else None
     sz = ctx.ints(sizes, "sizes") if sizes is not None and sizes.type.numel else None
-    rois = ctx.const(roi, "roi").astype(float).tolist() if roi is not None and roi.type.numel else None
+    crop = coord == "tf_crop_and_resize"  # the only mode that reads roi
+    rois = ctx.const(roi, "roi").astype(float).reshape(-1).tolist() if crop and roi is not None and roi.type.numel else None
+    n_axes = len(axes) if axes is not None else r
+    for name, v, want in (("scales", sc, n_axes), ("sizes", sz, n_axes), ("roi", rois, 2 * n_axes)):
+        if v is not None and len(v) != want:
+            raise ctx.error(f"{name} must have {want} values, has {len(v)}")
     if sc is None and sz is None:
         raise ctx.error("neither scales nor sizes is given")
     if axes is not None:
