@@ -156,7 +156,7 @@ LAYERS = [
 
 def _layer(module: str) -> int:
     best = max((len(p), k) for k, names in enumerate(LAYERS) for p in names
-               if module == p or module.startswith(p + ".") or p == "auroragen")
+               if module == p or module.startswith(p + "."))
     return best[1]
 
 

@@ -61,6 +61,15 @@ def f32_to_bf16(x: np.ndarray) -> np.ndarray:
     return np.where(nan, ((u >> 16) | 0x40).astype(np.uint16), r).reshape(x.shape)
 
 
+def int_range(dt: DType) -> tuple[int, int]:
+    """The smallest and largest value of an integer type, the narrow ones included."""
+    if dt.is_narrow_int:
+        bits = _WIDTH[dt]
+        return (-(1 << bits - 1), (1 << bits - 1) - 1) if dt in (DType.INT4, DType.INT2) else (0, (1 << bits) - 1)
+    info = np.iinfo(dt.np)
+    return int(info.min), int(info.max)
+
+
 def compute_type(dt: DType) -> np.dtype:
     """What an encoded type computes in: float32, or int8 / uint8 for the narrow integers."""
     if dt.is_narrow_int:

@@ -7,8 +7,7 @@ nearest, ties to even, as the spec says.
 
 from __future__ import annotations
 
-import numpy as np
-
+from ...ir.narrow import int_range
 from ...ir.types import DType
 from ..importer import converter
 
@@ -39,11 +38,8 @@ def _broadcastable(ctx, p, x, axis, block_size):
 
 
 def _limits(dt: DType):
-    if dt.is_narrow_int:
-        bits = 4 if dt in (DType.INT4, DType.UINT4) else 2
-        return (-(2.0 ** (bits - 1)), 2.0 ** (bits - 1) - 1) if dt in (DType.INT4, DType.INT2) else (0.0, 2.0**bits - 1)
-    info = np.iinfo(dt.np)
-    return float(info.min), float(info.max)
+    lo, hi = int_range(dt)
+    return float(lo), float(hi)
 
 
 @converter("QuantizeLinear")
