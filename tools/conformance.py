@@ -184,8 +184,10 @@ def defined_elements(name: str, inputs: list[np.ndarray], out_type) -> np.ndarra
     input's elements whose truncation lies in the integer result's range."""
     from auroragen.ir.narrow import int_range
 
+    if not any(fnmatch.fnmatchcase(name, pat) for pat in UNDEFINED_ELEMENTS):
+        return None
     x = np.asarray(inputs[0])
-    if x.dtype.kind != "f" or not any(fnmatch.fnmatchcase(name, pat) for pat in UNDEFINED_ELEMENTS):
+    if x.dtype.kind != "f":
         return None  # integer sources wrap by the spec: all defined
     lo, hi = int_range(out_type)
     with np.errstate(invalid="ignore"):
