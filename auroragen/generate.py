@@ -16,7 +16,7 @@ from .emit import emit
 from .errors import AuroraError
 from .ir import Graph
 from .schedule import Schedule, build_schedule
-from .schedule.lower import lower
+from .schedule.lowering import lower
 from .schedule.target import TARGETS
 
 C_KEYWORDS = {

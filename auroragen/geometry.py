@@ -41,3 +41,13 @@ def collapse(dims, *stride_lists):
 
 def numel(shape) -> int:
     return prod(shape)
+
+
+def conv_flat_geometry(x_shape, kernel, dilations, pads, strides=(1, 1)) -> tuple[int, int, int]:
+    """(rows, row length, slack) of each zero-padded input plane of a flat convolution: with strides
+    (sh, sw) the padded plane is split into sh * sw phase planes (rows r = i * sh + phase, columns likewise),
+    each ceil(padded / stride) long per axis, so that every tap reads a contiguous run of each; the flat
+    loop reads up to slack elements past a plane."""
+    ph = -(-(x_shape[2] + pads[0] + pads[2]) // strides[0])
+    pw = -(-(x_shape[3] + pads[1] + pads[3]) // strides[1])
+    return ph, pw, (kernel[1] - 1) * dilations[1] // strides[1]

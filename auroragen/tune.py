@@ -1,6 +1,6 @@
 """Tuning: time candidate tile choices of a graph's GEMM-like nodes on this machine, keep the fastest.
 
-By default the lowering picks tiles with cache-aware heuristics (schedule/lower.py). `auroragen --tune`
+By default the lowering picks tiles with cache-aware heuristics (schedule/lowering). `auroragen --tune`
 compiles each convolution and matrix product of the model alone, once per candidate (the microkernel's
 tile shapes that fit the vector registers, micro_shapes; then for a dense node the rows packed per block),
 builds each with the system's cc, times them against one another in turns (medians; the machine may be
@@ -28,12 +28,11 @@ from .errors import AuroraError
 from .generate import compile_graph
 from .ir import Graph, Node
 from .loader import load
-from .schedule.lower import TUNABLE, micro_shapes, tuning_key
+from .schedule.lowering import KERNEL_TUNES, TUNABLE, TUNED_KERNELS, micro_shapes, tuning_key
 from .schedule.target import Target, runs_on_host
 
 FORMAT = 1
 CHOICES = {"mr": (1, 16), "nv": (1, 4), "mc": (1, 1 << 20)}  # the tile choices an entry may hold, and their ranges
-KERNELS = ("conv_direct", "conv_gemm", "dense")  # what the tunable ops lower to when a choice applies
 BUDGET_S = 0.4  # timing per candidate, at most (and at least MIN_ROUNDS calls)
 MIN_ROUNDS, MAX_ROUNDS = 7, 200
 
@@ -139,7 +138,7 @@ def tune(graph: Graph, target: Target, openmp: bool, entries: dict[str, dict],
 
 
 def _tune_node(graph: Graph, n: Node, key: str, target: Target, openmp: bool) -> dict:
-    """The best choice for one node: every microkernel shape, then for a dense node its block rows."""
+    """The best choice for one node: every microkernel shape, then for a dense node its block rows (mc)."""
     sub = _alone(graph, n)
     with tempfile.TemporaryDirectory(prefix="auroragen-tune-") as tmp:
         runs = _Runs(sub, key, target, openmp, Path(tmp))
@@ -150,7 +149,7 @@ def _tune_node(graph: Graph, n: Node, key: str, target: Target, openmp: bool) ->
             runs.add(c)
         best, times = runs.best()
         node = runs.lowered[json.dumps(best)]
-        if node.op == "dense" and best.get("mc") is None:  # then how many rows to pack per block
+        if "mc" in KERNEL_TUNES.get(node.op, ()) and best.get("mc") is None:  # then how many rows to pack per block
             mc, mr, rows = node.attrs["mc"], node.attrs["mr"], int(np.prod(node.inputs[0].shape[:-1]))
             for m in sorted({mr, mc // 2 // mr * mr, 2 * mc, rows // mr * mr} - {mc}):
                 if mr <= m <= max(mr, rows // mr * mr):
@@ -181,7 +180,7 @@ class _Runs:
         out = self.folder / f"c{len(self.models)}"
         res = compile_graph(self.sub, self.target.name, out, name="t", openmp=self.openmp,
                                      tuning={self.key: choice}, command="auroragen --tune")
-        node = next((m for m in res.schedule.graph.nodes if m.op in KERNELS), None)
+        node = next((m for m in res.schedule.graph.nodes if m.op in TUNED_KERNELS), None)
         if node is None or any(node.attrs.get(k) != v for k, v in choice.items()):
             return False
         tiles = [(m.op, m.attrs["mr"], m.attrs["nv"], m.attrs.get("mc")) for m in self.lowered.values()]

@@ -19,7 +19,7 @@ from helpers import ort_reference
 import auroragen
 from auroragen.frontend import load as import_model
 from auroragen.passes import run_pipeline
-from auroragen.schedule.lower import lower
+from auroragen.schedule.lowering import lower
 from auroragen.schedule.target import TARGETS as TARGET_SPECS
 
 TARGETS = ["neon", "cortex-m", "avx512+simde"]

@@ -120,6 +120,36 @@ def test_op_facts_agree_with_the_kernels():
     assert {"reshape", "transpose", "concat", "cast", "if"} <= bitwise
 
 
+def test_the_lowering_table_holds_each_kernel_in_three_places():
+    """Every row of the kernel-selection table names an op and a registered kernel with a plan builder, whose
+    tuned tiles are choices a tuning file may hold and attributes of the kernel. A kernel the lowering creates
+    is named (as a string) only by the lowering rules (its own, or one emitting it beside another: rnn emits a
+    dense) and its plan's module: no side list elsewhere in the package must learn of it."""
+    import re
+    from pathlib import Path
+
+    from auroragen.emit.kernels import BUILDERS, get_builder
+    from auroragen.ir.ops import OPS
+    from auroragen.schedule.lowering import LOWERINGS
+    from auroragen.tune import CHOICES
+
+    get_builder("add")
+    pkg = Path(__file__).resolve().parent.parent / "auroragen"
+    assert {(r.op, r.kernel) for r in LOWERINGS} >= {("conv", "conv_direct"), ("conv", "conv_gemm"), ("matmul", "dense")}
+    rules = {p.relative_to(pkg).as_posix() for p in (pkg / "schedule" / "lowering").glob("*.py")}
+    # the IR's text names its constants' syntax dense<...>, a word that is not the kernel's
+    sources = {p: p.read_text() for p in pkg.rglob("*.py") if p.parent.name != "ir" or p.stem not in ("parser", "printer")}
+    for row in LOWERINGS:
+        assert row.op in OPS and row.kernel in OPS and row.kernel in BUILDERS, row
+        assert set(row.tunes) <= set(CHOICES), row
+        assert all(f" {t}," in " " + " ".join(f"{p}," for p in OPS[row.kernel].infer.__code__.co_varnames) for t in row.tunes), row
+        if row.kernel == row.op:
+            continue
+        named = {p.relative_to(pkg).as_posix() for p, text in sources.items() if re.search(f"[\"']{row.kernel}[\"']", text)}
+        plan = Path(BUILDERS[row.kernel].__code__.co_filename).relative_to(pkg).as_posix()
+        assert Path(row.rule.__code__.co_filename).relative_to(pkg).as_posix() in named, row
+        assert named <= rules | {plan}, f"{row.kernel} is named outside the lowerings and its plan: {sorted(named - rules - {plan})}"
+
 def test_source_is_lint_clean():
     """ruff over the package, tests, examples, benchmarks and tools (the project's style gate; ruff comes with
     the test extra, so a missing one fails)."""

@@ -11,16 +11,12 @@ from onnx import helper
 
 from auroragen.emit import PARALLEL_MIN_WORK, parallel_work
 from auroragen.frontend import load as import_model
-from auroragen.ir.ops.nn import (
-    pack_conv_weights,
-    pack_conv_weights_hwc,
-    pack_dense_weights,
-    unpack_conv_weights,
-    unpack_conv_weights_hwc,
-    unpack_dense_weights,
-)
 from auroragen.passes import run_pipeline
-from auroragen.schedule.lower import FLAT_PER_GROUP_MIN, lower
+from auroragen.schedule.lowering import lower
+from auroragen.schedule.lowering.conv_direct import pack_conv_weights_hwc, unpack_conv_weights_hwc
+from auroragen.schedule.lowering.conv_flat import FLAT_PER_GROUP_MIN
+from auroragen.schedule.lowering.conv_gemm import pack_conv_weights, unpack_conv_weights
+from auroragen.schedule.lowering.dense import pack_dense_weights, unpack_dense_weights
 from auroragen.schedule.target import TARGETS
 
 HOST = host_targets()
@@ -328,7 +324,7 @@ def test_lowered_graph_keeps_one_copy_of_the_weights():
 
 
 def test_long_reductions_run_in_chunks_that_keep_many_pixels_per_block():
-    from auroragen.schedule.lower import conv_block_columns, conv_block_depth
+    from auroragen.schedule.lowering.conv_gemm import conv_block_columns, conv_block_depth
 
     assert conv_block_depth(576) == 576  # ResNet's first stage: one block
     assert conv_block_depth(900) == 450 and conv_block_depth(800) == 400

@@ -126,7 +126,7 @@ def simulate(s, inputs: list[np.ndarray]) -> list[np.ndarray]:
 
 
 def schedule_of(model, target="generic"):
-    from auroragen.schedule.lower import lower
+    from auroragen.schedule.lowering import lower
 
     g = run_pipeline(auroragen.import_onnx(model))
     return build_schedule(lower(g, TARGETS[target]), TARGETS[target])

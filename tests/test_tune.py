@@ -19,7 +19,7 @@ import auroragen.tune as tuner
 from auroragen.cli import main
 from auroragen.frontend import load as import_model
 from auroragen.passes import run_pipeline
-from auroragen.schedule.lower import TUNABLE, lower, micro_shapes, tuning_key
+from auroragen.schedule.lowering import TUNABLE, TUNED_KERNELS, lower, micro_shapes, tuning_key
 from auroragen.schedule.target import TARGETS
 
 HOST = host_targets()
@@ -68,7 +68,7 @@ def test_every_tile_shape_matches_onnxruntime(tmp_path, target, kind):
         tf = tmp_path / f"t{k}.json"
         _write(tf, {key: {"mr": mr, "nv": nv}})
         g = lower(run_pipeline(import_model(model)), TARGETS[base], tuning=tuner.read(tf))
-        (n,) = [n for n in g.nodes if n.op in tuner.KERNELS]
+        (n,) = [n for n in g.nodes if n.op in TUNED_KERNELS]
         assert (n.op, n.attrs["mr"], n.attrs["nv"]) == (kind, mr, nv)
         out = tmp_path / f"out{k}"
         if target in cross.CROSS:

@@ -11,6 +11,7 @@ import jinja2
 import numpy as np
 
 from ..ir import Value
+from ..ir.ops import get as get_op
 from ..schedule import Schedule
 from ..version import __version__
 from .cformat import array_literals, c_comment, c_string
@@ -54,25 +55,9 @@ PARALLEL_MIN_WORK = 1 << 17
 
 
 def parallel_work(node) -> int:
-    """About how many multiply-adds (or window steps) a kernel does: what decides its parallel loops."""
-    out = int(np.prod(node.outputs[0].shape)) if node.outputs else 0
-    a = node.attrs
-    if node.op in ("conv_direct", "conv_gemm"):
-        return out * int(np.prod(a["wshape"][1:]))
-    if node.op in ("conv", "conv_flat"):
-        return out * int(np.prod(node.inputs[1].shape[1:]))
-    if node.op == "conv_transpose":
-        return int(np.prod(node.inputs[0].shape)) * int(np.prod(node.inputs[1].shape[1:]))
-    if node.op == "dense":
-        return out * a["k"]
-    if node.op == "matmul":
-        return out * (node.inputs[0].shape[-1] if node.inputs[0].shape else 1)
-    if node.op == "fused_attention":
-        q, kt, v = node.inputs[:3]
-        return int(np.prod(q.shape)) * kt.shape[-1] + out * v.shape[-2]
-    if "kernel" in a:  # pools
-        return out * int(np.prod(a["kernel"]))
-    return out
+    """About how many multiply-adds (or window steps) a kernel does: what decides its parallel loops (the
+    op's `work` fact, given at its registration)."""
+    return get_op(node.op).work_of(node)
 
 
 def shape_text(v: Value) -> str:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from ..geometry import contiguous_strides
 from ..ir import Graph, Node, Splat, Value
 from ..ir import ops as irops
+from . import lowering  # noqa: F401 - registers the target kernels (dense, conv_gemm, ...) as ops
 from .memory import Buffer, MemoryPlan, plan_memory
 from .target import Target
 
@@ -42,7 +43,7 @@ class Storage:
 @dataclass(frozen=True)
 class Step:
     node: Node
-    kind: str  # "kernel": the node's kernel (lower.py chose it); "fill": writes a splat constant; "if.then",
+    kind: str  # "kernel": the node's kernel (the lowering chose it); "fill": writes a splat constant; "if.then",
     # "if.else", "if.end": the C control flow around an aurora.if's regions
     placed: frozenset[int] = frozenset()  # concat: inputs already written into their slices by their producers
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...geometry import conv_flat_geometry
 from ...ir import Node
 from ...ir.types import DType
+from ...schedule.lowering.conv_direct import direct_planes, direct_subsamples, hwc_logical
+from ...schedule.lowering.conv_flat import flat_chunk_rows
 from ..cformat import literal
 from . import Plan, broadcast_strides, contiguous_strides, fn_suffix, kernel, numel
 from .reduce import limits
@@ -88,8 +91,6 @@ def plan_conv(node: Node, step) -> Plan:
 
 @kernel("conv_flat")
 def plan_conv_flat(node: Node, step) -> Plan:
-    from ...schedule.lower import conv_flat_geometry, flat_chunk_rows
-
     a = node.attrs
     p = _conv_params(node, transposed=False)
     ph, pw, slack = conv_flat_geometry(node.inputs[0].shape, a["kernel"], a["dilations"], a["pads"], a["strides"])
@@ -317,8 +318,6 @@ def plan_conv_gemm(node: Node, step) -> Plan:
     p.update(KK=kk, KC=a.get("kc") or kk, MR=mr, NR=nr, NV=nv, NC=a["nc"], MP=-(-p["MG"] // mr), G=a["group"], one=one,
              residual=_present(node, 3), TAPS=taps, act=_act(node), vact=_vact(node), implicit=bool(a.get("implicit")))
     if p["implicit"]:
-        from ...schedule.lower import conv_flat_geometry
-
         ph, pw, slack = conv_flat_geometry(node.inputs[0].shape, a["kernel"], a["dilations"], a["pads"])
         kh, kw = p["K"][1], p["K"][2]
         offsets = [c * ph * pw + i * p["Dl"][1] * pw + j * p["Dl"][2] for c in range(p["CG"]) for i in range(kh) for j in range(kw)]
@@ -335,8 +334,6 @@ def plan_conv_direct(node: Node, step) -> Plan:
     """(Output-channel panel, pixel tiles) work items over a channels-last zero-padded copy of the input
     (or the input itself, already channels-last), with bias, residual and activation applied as each
     group of tiles is stored (transposed back to NCHW, or channels-last as it is)."""
-    from ...ir.ops.nn import hwc_logical
-    from ...schedule.lower import direct_planes, direct_subsamples
 
     a = node.attrs
     x, y = node.inputs[0], node.outputs[0]

@@ -1,6 +1,8 @@
 """Neural-network ops: linear algebra, convolution, pooling, normalisation,
 resize. Spatial attributes are canonical: explicit per-axis kernel, strides,
-dilations and pads (all begins, then all ends), as ONNX spells them."""
+dilations and pads (all begins, then all ends), as ONNX spells them. The kernels
+these lower to on a target (dense, conv_gemm, ...) are registered with their
+lowering rules, in schedule/lowering."""
 
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ def epilogue(y, residual=None, activation=None, act_params=()):
     return y
 
 
-def _check_residual(t, residual):
+def check_residual(t, residual):
     if residual is not None and residual.shape != t.shape:
         raise ValueError(f"residual {list(residual.shape)} differs from the result {list(t.shape)}")
     return t
@@ -54,10 +56,10 @@ def _matmul_epi_type(a, b, bias=None, residual=None, *, activation=None, act_par
     t = _matmul_type(a, b)
     if bias is not None and broadcast_shape(t.shape, bias.shape) != t.shape:
         raise ValueError(f"bias {list(bias.shape)} does not broadcast to {list(t.shape)}")
-    return _check_residual(t, residual)
+    return check_residual(t, residual)
 
 
-@register("matmul", infer=_matmul_epi_type)
+@register("matmul", infer=_matmul_epi_type, work=lambda n: n.outputs[0].type.numel * (n.inputs[0].shape[-1] if n.inputs[0].shape else 1))
 def matmul(a, b, bias=None, residual=None, *, activation=None, act_params=()):
     y = np.matmul(a, b)
     if bias is not None:
@@ -72,7 +74,7 @@ def _gemm_type(a, b, c=None, residual=None, *, alpha=1.0, beta=1.0, trans_a=0, t
         raise ValueError(f"inner dimensions differ: {k} and {k2}")
     if c is not None:
         broadcast_shape(c.shape, (m, n))
-    return _check_residual(a.with_shape((m, n)), residual)
+    return check_residual(a.with_shape((m, n)), residual)
 
 
 @register("gemm", infer=_gemm_type)
@@ -97,7 +99,7 @@ def conv_out_dim(n, k, s, d, p0, p1, ceil_mode=0):
     return out
 
 
-def _conv_type(x, w, b=None, residual=None, *, kernel, strides, dilations, pads, group, activation=None, act_params=()):
+def conv_type(x, w, b=None, residual=None, *, kernel, strides, dilations, pads, group, activation=None, act_params=()):
     r = len(kernel)
     if x.rank != r + 2 or w.rank != r + 2:
         raise ValueError(f"input rank {x.rank} and weight rank {w.rank} do not fit a {r}-d kernel")
@@ -111,7 +113,7 @@ def _conv_type(x, w, b=None, residual=None, *, kernel, strides, dilations, pads,
     spatial = [conv_out_dim(x.shape[2 + i], kernel[i], strides[i], dilations[i], pads[i], pads[i + r]) for i in range(r)]
     if any(s <= 0 for s in spatial):
         raise ValueError(f"output would be empty: {spatial}")
-    return _check_residual(x.with_shape((x.shape[0], w.shape[0], *spatial)), residual)
+    return check_residual(x.with_shape((x.shape[0], w.shape[0], *spatial)), residual)
 
 
 def _check_bias(b, channels: int) -> None:
@@ -130,7 +132,7 @@ def _windows(xp, out_shape, kernel, strides, dilations):
         yield off, xp[(Ellipsis,) + idx]
 
 
-@register("conv", infer=_conv_type)
+@register("conv", infer=conv_type, work=lambda n: n.outputs[0].type.numel * math.prod(n.inputs[1].shape[1:]))
 def conv(x, w, b=None, residual=None, *, kernel, strides, dilations, pads, group, activation=None, act_params=()):
     r = len(kernel)
     xp = np.pad(x, [(0, 0), (0, 0)] + [(pads[i], pads[i + r]) for i in range(r)])
@@ -149,152 +151,7 @@ def conv(x, w, b=None, residual=None, *, kernel, strides, dilations, pads, group
     return epilogue(y, residual, activation, act_params).astype(x.dtype)
 
 
-# -- convolution as a packed GEMM (target lowering) -------------------------------------------
-# The weights of each group, [M/g, C/g * kernel], padded to a multiple of mr rows and stored panel by
-# panel: [group][row panel][k][mr], so a microkernel reads mr weights per k contiguously. The second
-# output is the kernel's workspace (im2col panels of the input), sized by the lowering.
-
-
-def pack_conv_weights(w: np.ndarray, group: int, mr: int) -> np.ndarray:
-    mg, k = w.shape[0] // group, int(np.prod(w.shape[1:]))
-    panels = -(-mg // mr)
-    a = np.zeros((group, panels * mr, k), w.dtype)
-    a[:, :mg] = w.reshape(group, mg, k)
-    return np.ascontiguousarray(a.reshape(group, panels, mr, k).transpose(0, 1, 3, 2)).reshape(-1)
-
-
-def unpack_conv_weights(wp: np.ndarray, wshape, group: int, mr: int) -> np.ndarray:
-    mg, k = wshape[0] // group, int(np.prod(wshape[1:]))
-    panels = -(-mg // mr)
-    a = wp.reshape(group, panels, k, mr).transpose(0, 1, 3, 2).reshape(group, panels * mr, k)
-    return np.ascontiguousarray(a[:, :mg]).reshape(wshape)
-
-
-def _conv_gemm_type(x, wp, b=None, residual=None, *, wshape, mr, nv, nr, nc, work, kc=None, implicit=0, **conv_attrs):
-    return [_conv_type(x, TensorType(x.dtype, tuple(wshape)), b, residual, **conv_attrs), TensorType(x.dtype, (work,))]
-
-
-@register("conv_gemm", infer=_conv_gemm_type)
-def conv_gemm(x, wp, b=None, residual=None, *, wshape, mr, nv, nr, nc, work, kc=None, implicit=0, **conv_attrs):
-    """conv with its weights packed for the GEMM microkernel (see pack_conv_weights): tiles of mr rows by
-    nr = nv vectors of columns; nc input columns (output pixels) are packed at a time into the workspace
-    output, which holds nothing afterwards; with kc, kc rows of the reduction at a time, the partial
-    tiles summed in the workspace too. With implicit (2-D, stride 1), the workspace holds the input's
-    zero-padded planes instead, read in place through a table of tap offsets (no im2col)."""
-    w = unpack_conv_weights(wp, wshape, conv_attrs["group"], mr)
-    return conv(x, w, b, residual, **conv_attrs), np.zeros(work, x.dtype)
-
-
-# -- direct convolution over channels-last padded planes (target lowering) ---------------------------
-# The weights of each group, [M/g, C/g, KH, KW], padded to a multiple of nr output channels and stored
-# panel by panel: [group][panel][kh][kw][c][nr], so that for one kernel row the (kw, c) run is contiguous
-# in the weights exactly as it is in a channels-last input row.
-
-
-def pack_conv_weights_hwc(w: np.ndarray, group: int, nr: int) -> np.ndarray:
-    mg = w.shape[0] // group
-    panels = -(-mg // nr)
-    a = np.zeros((group, panels * nr, *w.shape[1:]), w.dtype)
-    a[:, :mg] = w.reshape(group, mg, *w.shape[1:])
-    a = a.reshape(group, panels, nr, *w.shape[1:])  # [g][panel][nr][c][kh][kw]
-    return np.ascontiguousarray(a.transpose(0, 1, 4, 5, 3, 2)).reshape(-1)
-
-
-def unpack_conv_weights_hwc(wp: np.ndarray, wshape, group: int, nr: int) -> np.ndarray:
-    mg, cg, kh, kw = wshape[0] // group, *wshape[1:]
-    panels = -(-mg // nr)
-    a = wp.reshape(group, panels, kh, kw, cg, nr).transpose(0, 1, 5, 4, 2, 3).reshape(group, panels * nr, cg, kh, kw)
-    return np.ascontiguousarray(a[:, :mg]).reshape(wshape)
-
-
-def hwc_physical(t: TensorType, pads) -> TensorType:
-    """The channels-last buffer of a logical [N, C, H, W] tensor, zero-padded by (top, left, bottom, right)."""
-    n, c, h, w = t.shape
-    return t.with_shape((n, h + pads[0] + pads[2], w + pads[1] + pads[3], c))
-
-
-def hwc_logical(t: TensorType, pads) -> TensorType:
-    n, ph, pw, c = t.shape
-    return t.with_shape((n, c, ph - pads[0] - pads[2], pw - pads[1] - pads[3]))
-
-
-def to_hwc(a: np.ndarray, pads) -> np.ndarray:
-    return np.pad(a.transpose(0, 2, 3, 1), [(0, 0), (pads[0], pads[2]), (pads[1], pads[3]), (0, 0)])
-
-
-def from_hwc(a: np.ndarray, pads) -> np.ndarray:
-    return np.ascontiguousarray(a[:, pads[0]:a.shape[1] - pads[2], pads[1]:a.shape[2] - pads[3]].transpose(0, 3, 1, 2))
-
-
-def _conv_direct_type(x, wp, b=None, residual=None, *, wshape, mr, nv, nr, work, gt=1, x_hwc=None, y_hwc=None, r_hwc=None,
-                      **conv_attrs):
-    xl = hwc_logical(x, x_hwc) if x_hwc else x
-    rl = hwc_logical(residual, r_hwc) if residual is not None and r_hwc else residual
-    y = _conv_type(xl, TensorType(x.dtype, tuple(wshape)), b, rl, **conv_attrs)
-    return [hwc_physical(y, y_hwc) if y_hwc else y, TensorType(x.dtype, (work,))]
-
-
-@register("conv_direct", infer=_conv_direct_type)
-def conv_direct(x, wp, b=None, residual=None, *, wshape, mr, nv, nr, work, gt=1, x_hwc=None, y_hwc=None, r_hwc=None,
-                **conv_attrs):
-    """A 2-D conv with its weights packed channels-last in panels of nr output channels (see
-    pack_conv_weights_hwc). The second output is the workspace: one group's input planes copied
-    zero-padded and channels-last, from which the microkernel broadcasts mr output pixels' inputs
-    against nr = nv vectors of output channels; gt tiles (gt * mr pixels: whole vectors) are stored at
-    a time. With x_hwc (y_hwc, r_hwc) the input (result, residual) is such a channels-last buffer
-    already, zero-padded by those (top, left, bottom, right) pads: no copy, no transposes."""
-    xl = from_hwc(x, x_hwc) if x_hwc else x
-    rl = from_hwc(residual, r_hwc) if residual is not None and r_hwc else residual
-    w = unpack_conv_weights_hwc(wp, wshape, conv_attrs["group"], nr)
-    y = conv(xl, w, b, rl, **conv_attrs)
-    return to_hwc(y, y_hwc) if y_hwc else y, np.zeros(work, x.dtype)
-
-
-def _conv_flat_type(x, w, b=None, residual=None, *, work, parallel=0, per_group=0, stack=0, **conv_attrs):
-    return [_conv_type(x, w, b, residual, **conv_attrs), TensorType(x.dtype, (work,))]
-
-
-@register("conv_flat", infer=_conv_flat_type)
-def conv_flat(x, w, b=None, residual=None, *, work, parallel=0, per_group=0, stack=0, **conv_attrs):
-    """A 2-D conv computed over each zero-padded input plane (or its phase planes, strided) as one flat row
-    (target lowering of thin-group convs: depthwise); the second output is the workspace: one group's
-    padded planes, or with parallel every group's (nothing when they go on the threads' stacks)."""
-    return conv(x, w, b, residual, **conv_attrs), np.zeros(work, x.dtype)
-
-
-# -- dense: x[..., K] @ W[K, N] with W packed in column panels (target lowering of matmul / gemm) ------
-
-
-def pack_dense_weights(w: np.ndarray, nr: int) -> np.ndarray:
-    """W [K, N] as ceil(N / nr) panels of [K][nr] (zero columns pad the last)."""
-    k, n = w.shape
-    panels = -(-n // nr)
-    p = np.zeros((k, panels * nr), w.dtype)
-    p[:, :n] = w
-    return np.ascontiguousarray(p.reshape(k, panels, nr).transpose(1, 0, 2)).reshape(-1)
-
-
-def unpack_dense_weights(wp: np.ndarray, k: int, n: int, nr: int) -> np.ndarray:
-    panels = -(-n // nr)
-    return np.ascontiguousarray(wp.reshape(panels, k, nr).transpose(1, 0, 2).reshape(k, panels * nr)[:, :n])
-
-
-def _dense_type(x, wp, bias=None, residual=None, *, k, n, mr, nv, nr, mc=None, activation=None, act_params=()):
-    if x.shape[-1] != k:
-        raise ValueError(f"input's last dimension {x.shape[-1]} is not {k}")
-    y = x.with_shape(x.shape[:-1] + (n,))
-    return [_check_residual(y, residual), TensorType(x.dtype, (max(k * (mc or mr), 1),))]
-
-
-@register("dense", infer=_dense_type)
-def dense(x, wp, bias=None, residual=None, *, k, n, mr, nv, nr, mc=None, activation=None, act_params=()):
-    """x @ W (+ bias over the last axis) (+ residual), activation; W packed by pack_dense_weights for a
-    microkernel of mr rows by nr = nv vectors; the second output is the workspace (mc rows of x, a
-    multiple of mr, packed; mr without mc)."""
-    y = x.astype(np.float64) @ unpack_dense_weights(wp, k, n, nr).astype(np.float64)
-    if bias is not None:
-        y = y + bias
-    return epilogue(y, residual, activation, act_params).astype(x.dtype), np.zeros(max(k * (mc or mr), 1), x.dtype)
+# -- transposed convolution ---------------------------------------------------------
 
 
 def _conv_t_type(x, w, b=None, *, kernel, strides, dilations, pads, group, output_padding):
@@ -313,7 +170,7 @@ def _conv_t_type(x, w, b=None, *, kernel, strides, dilations, pads, group, outpu
     return x.with_shape((x.shape[0], w.shape[1] * group, *sp))
 
 
-@register("conv_transpose", infer=_conv_t_type)
+@register("conv_transpose", infer=_conv_t_type, work=lambda n: n.inputs[0].type.numel * math.prod(n.inputs[1].shape[1:]))
 def conv_transpose(x, w, b=None, *, kernel, strides, dilations, pads, group, output_padding):
     r = len(kernel)
     n, c = x.shape[:2]
@@ -692,6 +549,11 @@ def grid_sample(x, grid, *, mode, padding, align_corners):
 # -- fused attention ---------------------------------------------------------------
 
 
+def _attention_work(n) -> int:
+    q, kt, v = n.inputs[:3]
+    return q.type.numel * kt.shape[-1] + n.outputs[0].type.numel * v.shape[-2]
+
+
 def _attention_type(q, k_t, v, mask=None, *, scale, num_heads, mask_kind, mr=None, nv=None, nr=None):
     if q.shape[:-2] != k_t.shape[:-2] or q.shape[:-2] != v.shape[:-2]:
         raise ValueError(f"batch dims differ: q {list(q.shape)}, k^T {list(k_t.shape)}, v {list(v.shape)}")
@@ -702,7 +564,7 @@ def _attention_type(q, k_t, v, mask=None, *, scale, num_heads, mask_kind, mr=Non
     return q.with_shape(q.shape[:-1] + (v.shape[-1],))
 
 
-@register("fused_attention", infer=_attention_type)
+@register("fused_attention", infer=_attention_type, work=_attention_work)
 def fused_attention(q, k_t, v, mask=None, *, scale, num_heads, mask_kind, mr=None, nv=None, nr=None):
     """softmax(q @ k_t * scale [+ mask]) @ v over the last two axes (k given transposed). With mr and nv
     (target lowering) the kernel computes mr query rows at a time with the GEMM microkernel of mr rows by

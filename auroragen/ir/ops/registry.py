@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from math import prod
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,11 @@ class OpDef:
     bitwise: bool = False  # only moves or selects elements: works on any element's bits as they are
     elementwise: bool = False  # each result element from the same element of each (broadcast) input: one loop,
     # which may write over an input that dies with it
+    work: Callable[[Any], int] | None = None  # node -> about how many multiply-adds (or window steps) its kernel
+    # does: what decides whether it runs on more than one thread. None: window_work
+
+    def work_of(self, node) -> int:
+        return (self.work or window_work)(node)
 
     def infer_types(self, in_types: list[TensorType | None], attrs: dict) -> list[TensorType]:
         out = self.infer(*in_types, **attrs)
@@ -57,12 +63,19 @@ class OpDef:
 OPS: dict[str, OpDef] = {}
 
 
+def window_work(node) -> int:
+    """The default work of a kernel: a step per result element, times its window's taps where it has one
+    (pools)."""
+    out = node.outputs[0].type.numel if node.outputs else 0
+    return out * prod(node.attrs["kernel"]) if "kernel" in node.attrs else out
+
+
 def register(name: str, *, infer: Callable[..., Any], view: bool = False, control: bool = False, bitwise: bool = False,
-             elementwise: bool = False):
+             elementwise: bool = False, work: Callable[[Any], int] | None = None):
     def wrap(fn):
         if name in OPS:
             raise RuntimeError(f"op {name} registered twice")
-        OPS[name] = OpDef(name, infer, fn, view, (fn.__doc__ or "").strip(), control, bitwise, elementwise)
+        OPS[name] = OpDef(name, infer, fn, view, (fn.__doc__ or "").strip(), control, bitwise, elementwise, work)
         return fn
 
     return wrap

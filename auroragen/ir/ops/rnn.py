@@ -44,10 +44,10 @@ def _rnn_type(x, w, r, b=None, seq_lens=None, h0=None, c0=None, p=None, *, kind,
     seq, batch = (x.shape[0], x.shape[1]) if layout == 0 else (x.shape[1], x.shape[0])
     if w.shape != (directions, GATES[kind] * hidden, x.shape[2]):
         raise ValueError(f"W has shape {list(w.shape)}, expected {[directions, GATES[kind] * hidden, x.shape[2]]}")
-    return _output_types(x, seq, batch, directions, hidden, layout, kind)
+    return output_types(x, seq, batch, directions, hidden, layout, kind)
 
 
-def _output_types(t, seq, batch, dirs, hidden, layout, kind):
+def output_types(t, seq, batch, dirs, hidden, layout, kind):
     """Y, Y_h (and Y_c for lstm) in t's element type."""
     y = (seq, dirs, batch, hidden) if layout == 0 else (batch, seq, dirs, hidden)
     yh = (dirs, batch, hidden) if layout == 0 else (batch, dirs, hidden)
@@ -61,55 +61,12 @@ def rnn(x, w, r, b=None, seq_lens=None, h0=None, c0=None, p=None, *, kind, direc
     if layout:
         xf = xf.transpose(1, 0, 2)
     xw = np.einsum("sbi,dgi->dsbg", xf, w.astype(np.float64))
-    return _recur(xw, x.dtype, r, b, seq_lens, h0, c0, p, kind=kind, direction=direction, hidden=hidden,
+    return recur(xw, x.dtype, r, b, seq_lens, h0, c0, p, kind=kind, direction=direction, hidden=hidden,
                   activations=activations, clip=clip, linear_before_reset=linear_before_reset, input_forget=input_forget,
                   layout=layout)
 
 
-# -- rnn_packed: the recurrence alone (target lowering of rnn with constant weights) -------------------
-
-
-def pack_recurrent_weights(r: np.ndarray, nr: int) -> np.ndarray:
-    """R [dirs, G*H, H] as, per direction, R^T [H, G*H] in the dense microkernel's column panels."""
-    from .nn import pack_dense_weights
-
-    return np.concatenate([pack_dense_weights(np.ascontiguousarray(rd.T), nr) for rd in r])
-
-
-def unpack_recurrent_weights(rp: np.ndarray, rshape, nr: int) -> np.ndarray:
-    from .nn import unpack_dense_weights
-
-    dirs, gh, h = rshape
-    parts = rp.reshape(dirs, -1)
-    return np.stack([unpack_dense_weights(parts[d], h, gh, nr).T for d in range(dirs)])
-
-
-def _rnn_packed_type(xw, rp, b=None, seq_lens=None, h0=None, c0=None, p=None, *, rshape, nr, nv, kind, direction,
-                     hidden, activations, clip=None, linear_before_reset=0, input_forget=0, layout=0):
-    dirs, gh, _ = rshape
-    if xw.shape[-1] != dirs * gh:
-        raise ValueError(f"projected input's last dimension {xw.shape[-1]} is not {dirs * gh}")
-    seq, batch = (xw.shape[0], xw.shape[1]) if layout == 0 else (xw.shape[1], xw.shape[0])
-    return _output_types(xw, seq, batch, dirs, hidden, layout, kind)
-
-
-@register("rnn_packed", infer=_rnn_packed_type)
-def rnn_packed(xw, rp, b=None, seq_lens=None, h0=None, c0=None, p=None, *, rshape, nr, nv, kind, direction, hidden,
-               activations, clip=None, linear_before_reset=0, input_forget=0, layout=0):
-    """rnn after its input projection: xw [seq, batch, dirs*G*H] (layout 1: batch first) is X W^T for every
-    step, computed beforehand as one GEMM; R packed by pack_recurrent_weights for the 1-row microkernel."""
-    dirs, gh, _ = rshape
-    xf = xw.astype(np.float64)
-    if layout:
-        xf = xf.transpose(1, 0, 2)
-    seq, batch, _ = xf.shape
-    xwd = xf.reshape(seq, batch, dirs, gh).transpose(2, 0, 1, 3)
-    return _recur(xwd, xw.dtype, unpack_recurrent_weights(rp, rshape, nr), b, seq_lens, h0, c0, p, kind=kind,
-                  direction=direction, hidden=hidden, activations=activations, clip=clip,
-                  linear_before_reset=linear_before_reset, input_forget=input_forget, layout=layout)
-
-
-def _recur(xw_all, dtype, r, b, seq_lens, h0, c0, p, *, kind, direction, hidden, activations, clip,
+def recur(xw_all, dtype, r, b, seq_lens, h0, c0, p, *, kind, direction, hidden, activations, clip,
            linear_before_reset, input_forget, layout):
     """The recurrence over xw_all [dirs, seq, batch, G*H] = X W^T per direction (bias not yet added)."""
     directions = 2 if direction == "bidirectional" else 1
