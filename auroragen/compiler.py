@@ -38,6 +38,8 @@ def compile(model, target: str = "generic", out_dir: str | os.PathLike = "out", 
     check_out(Path(out_dir))
     if tune and tuning_file is None:
         raise AuroraError("tuning needs a tuning file to write the winners to")
+    if tune:
+        tuner.check_can_tune(tuning_file, TARGETS[target])
     entries = None
     if tuning_file is not None:
         entries = tuner.read(tuning_file) if not tune or Path(tuning_file).exists() else {}
@@ -56,7 +58,6 @@ def compile(model, target: str = "generic", out_dir: str | os.PathLike = "out", 
         progress("ran the graph passes")
     if tune:
         t = time.perf_counter()
-        tuner.write(tuning_file, entries)  # (fails now, not after the timing, where it cannot be written)
         timed = tuner.tune(graph, TARGETS[target], openmp, entries, progress)
         tuner.write(tuning_file, entries)
         timings["tune"] = time.perf_counter() - t

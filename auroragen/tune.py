@@ -66,6 +66,22 @@ def read(path: str | os.PathLike) -> dict[str, dict]:
     return out
 
 
+def check_can_tune(path: str | os.PathLike, target: Target) -> None:
+    """Raise before any work when tuning cannot finish: the target's code does not run here, or the tuning
+    file cannot be written (a probe file beside it, removed again: nothing is left behind)."""
+    if not runs_on_host(target):
+        raise AuroraError(f"--tune times the code on this machine, which does not run target {target.name!r} code")
+    p = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=p.resolve().parent)
+        os.close(fd)
+        os.unlink(tmp)
+        if p.exists() and not os.access(p, os.W_OK):
+            raise PermissionError(13, "Permission denied")
+    except OSError as e:
+        raise AuroraError(f"cannot write tuning file {str(p)!r}: {e.strerror}") from None
+
+
 def write(path: str | os.PathLike, entries: dict[str, dict]) -> None:
     """Write the tuning file whole (a temporary file renamed over it: never half-written)."""
     p = Path(path)

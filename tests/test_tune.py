@@ -165,7 +165,8 @@ def test_bad_tuning_file_is_a_one_line_error(tmp_path, case, capsys):
     assert not (tmp_path / "out").exists()
 
 
-def test_tune_refuses_a_target_this_machine_does_not_run(tmp_path, capsys):
+def test_tune_refuses_a_target_this_machine_does_not_run(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # where the default tuning file would go
     model, _ = _two_node_model()
     path = tmp_path / "m.onnx"
     path.write_bytes(model.SerializeToString())
