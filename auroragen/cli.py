@@ -7,8 +7,13 @@ import os
 import sys
 import time
 
+import numpy as np
+
+from . import compiler, frontend, passes
 from .errors import AuroraError
-from .schedule.target import TARGETS
+from .footprint import measure
+from .ir import print_graph
+from .schedule.target import TARGETS, get_target
 from .version import __version__
 
 EPILOG = """examples:
@@ -89,8 +94,6 @@ def _shape(s: str) -> list[int]:
 
 
 def _npy(path: str):
-    import numpy as np
-
     try:
         return np.load(path, allow_pickle=False)
     except (OSError, ValueError) as e:
@@ -99,8 +102,6 @@ def _npy(path: str):
 
 def run(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from . import compiler, frontend, passes
-    from .ir import print_graph
 
     if args.list_passes:
         for s in passes.PIPELINE:
@@ -147,9 +148,6 @@ def run(argv: list[str] | None = None) -> int:
     if not args.quiet:
         print(res.report())
     if args.report:
-        from .footprint import measure
-        from .schedule.target import get_target
-
         progress("measuring the footprint")
         fp = measure(res.out_dir, get_target(args.target), args.name, res.arena_bytes)
         print("\n".join([f"footprint ({args.target}):", *fp.lines()]))

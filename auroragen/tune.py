@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import statistics
 import tempfile
 import time
@@ -107,8 +108,6 @@ def _machine() -> str:
         cpu = Path("/proc/cpuinfo").read_text()
         return next(ln.split(":", 1)[1].strip() for ln in cpu.splitlines() if ln.startswith("model name"))
     except (OSError, StopIteration):
-        import platform
-
         return platform.machine()
 
 

@@ -214,6 +214,23 @@ def _imports(root):
                         yield mod, sub if sub in names else target, node.lineno
 
 
+def test_imports_sit_at_the_top_of_their_module():
+    """An import inside a function hides a dependency: allowed only with its reason on the line (a cycle)."""
+    import ast
+    from pathlib import Path
+
+    pkg = Path(__file__).resolve().parent.parent / "auroragen"
+    hidden = []
+    for p in sorted(pkg.rglob("*.py")):
+        text = p.read_text()
+        lines = text.splitlines()
+        for fn in ast.walk(ast.parse(text)):
+            if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                hidden += [f"{p.relative_to(pkg)}:{n.lineno}: {lines[n.lineno - 1].strip()}" for n in ast.walk(fn)
+                           if isinstance(n, (ast.Import, ast.ImportFrom)) and "#" not in lines[n.lineno - 1]]
+    assert hidden == [], "imports inside functions, with no reason given:\n" + "\n".join(hidden)
+
+
 def test_no_module_imports_from_a_layer_above_its_own():
     from pathlib import Path
 

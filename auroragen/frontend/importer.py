@@ -301,8 +301,6 @@ def check_inputs(node: onnx.NodeProto, ins: list[Value | None], schema) -> None:
 
 
 def import_model(model: onnx.ModelProto) -> Graph:
-    from . import converters  # noqa: F401  (registration)
-
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
     if opset is None:
         if any(n.domain in ("", "ai.onnx") for n in model.graph.node) or not model.graph.node:

@@ -3,8 +3,6 @@ both the importer (as it reads the model) and the constant-folding pass use."""
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
 from . import ops
@@ -15,15 +13,6 @@ FOLD_LIMIT = 1 << 16  # fold ops on constants up to this many output elements
 
 # ops that only move data: on splats of one value they give that splat again
 MOVES = {"reshape", "transpose", "slice", "expand", "gather", "split", "concat", "identity", "gather_elements", "gather_nd"}
-@functools.cache
-def elementwise_ops() -> frozenset[str]:
-    """The ops whose output element depends only on the same-index input elements."""
-    from .ops import elementwise as e
-
-    return frozenset(set(e.UNARY) | set(e.UNARY_ATTR) | set(e.BINARY) | set(e.COMPARE) | {
-        "where", "cast", "mod", "prelu", "pow", "is_inf", "is_nan", "shift_left", "shift_right"})
-
-
 def fold(op: str, values: list[np.ndarray | Splat | None], in_types: list[TensorType | None], attrs: dict,
          out_types: list[TensorType]) -> list[np.ndarray | Splat] | None:
     """The outputs of `op` on constant inputs (arrays or splats), or None when it is not worth folding.
@@ -38,7 +27,7 @@ def fold(op: str, values: list[np.ndarray | Splat | None], in_types: list[Tensor
     if splats and len(splats) == len(present):
         if op in MOVES and len({s.value for s in splats}) == 1:
             return [splats[0]] * len(out_types)
-        if op in elementwise_ops():
+        if opdef.elementwise:
             one = [None if v is None else np.asarray(v.value, t.dtype.np).reshape(1) for v, t in zip(values, in_types)]
             with np.errstate(all="ignore"):
                 r = opdef.run_typed(one, in_types, attrs, [t.with_shape((1,)) for t in out_types])[0]

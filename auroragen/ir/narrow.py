@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ml_dtypes
 import numpy as np
+from onnx import numpy_helper
 
 from .types import DType
 
@@ -92,8 +93,6 @@ def encode(dt: DType, x: np.ndarray, saturate: int = 1, round_mode: str = "up") 
     largest finite value when saturating (NaN stays NaN); float8e8m0 rounds by round_mode. Narrow integers
     keep the low bits of the integer, of a float truncated toward zero (NaN and |x| >= 2^31 give 0): ONNX
     leaves a float out of range undefined, and this is what the generated C does (whatever ml_dtypes does)."""
-    from onnx import numpy_helper
-
     x = np.asarray(x)
     if dt is DType.BFLOAT16:
         return f32_to_bf16(x)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..ir import Graph, Node, Value
-from ..ir.fold import elementwise_ops
+from ..ir.ops import OPS
 from .legalize_half import needs_widening
 from .rewrite import Rewriter
 
@@ -21,7 +21,9 @@ class FuseElementwise:
     name: str = "fuse-elementwise"
 
     def apply(self, g: Graph) -> Graph:
-        fusible = elementwise_ops() - {"shift_left", "shift_right"}
+        # the elementwise ops the fused kernel has an expression for (shifts: only as their own kernel); identity
+        # is simplified away before, and a fused chain is not fused again
+        fusible = {op for op, d in OPS.items() if d.elementwise} - {"shift_left", "shift_right", "identity", "fused_elementwise"}
         rw = Rewriter(g)
         producer = {v: n for n in g.nodes for v in n.outputs}
         members: dict[Node, list[Node]] = {}  # chain end -> its nodes in order

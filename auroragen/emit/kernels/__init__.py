@@ -13,6 +13,7 @@ from typing import Any
 
 from ...geometry import broadcast_strides, collapse, contiguous_strides, numel  # noqa: F401 - the kernels' toolkit
 from ...ir import Node
+from ...ir.types import DType
 
 BUILDERS: dict[str, Callable[..., Plan]] = {}
 
@@ -40,12 +41,12 @@ def kernel(*ops: str):
 
 def fn_suffix(node: Node) -> str:
     """The C math-function suffix for the node's output type: f for float, none for double."""
-    from ...ir.types import DType
-
     return "" if node.outputs[0].dtype is DType.DOUBLE else "f"
 
 
 def get_builder(op: str):
-    from . import elementwise, index, movement, nn, reduce, rnn  # noqa: F401  (registration)
-
     return BUILDERS[op]
+
+
+# the builder modules register themselves (they import Plan and kernel from here, so they come last)
+from . import elementwise, index, movement, nn, reduce, rnn  # noqa: E402, F401

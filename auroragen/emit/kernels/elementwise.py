@@ -7,9 +7,11 @@ op's attributes rendered as C literals of the output type.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
-from ...ir import Node
+from ...ir import Node, TensorType, Value
 from ...ir.types import DType
 from ..cformat import literal
 from . import Plan, broadcast_strides, collapse, contiguous_strides, kernel
@@ -239,8 +241,6 @@ def vector_expression(node: Node) -> str | None:
 
 def _unary(op: str, params, dtype: DType) -> Node:
     """A one-input node of the op on scalars of dtype: what a fused activation is, as a node."""
-    from ...ir import TensorType, Value
-
     t = TensorType(dtype, ())
     return Node(op, (Value(t),), (Value(t),), dict(params))
 
@@ -279,9 +279,6 @@ def plan_elementwise(node: Node, step) -> Plan:
 
 @kernel("fused_elementwise")
 def plan_fused(node: Node, step) -> Plan:
-    import re
-
-    from ...ir import TensorType, Value
 
     out = node.outputs[0]
     ins = list(node.inputs)

@@ -6,6 +6,7 @@ import numpy as np
 
 from ...ir import Node
 from ...ir.ops.nn import resize_axis_plan
+from ...ir.ops.tensor import TREE_MODES
 from ...ir.types import DType
 from ..cformat import array_literals, literal
 from . import Plan, broadcast_strides, collapse, contiguous_strides, kernel, numel
@@ -191,8 +192,6 @@ def plan_tfidf(node: Node, step) -> Plan:
 
 @kernel("tree_ensemble")
 def plan_tree_ensemble(node: Node, step) -> Plan:
-    from ...ir.ops.tensor import TREE_MODES
-
     a = node.attrs
     x, y = node.inputs[0], node.output
     lit = lambda v: literal(v, DType.DOUBLE)  # noqa: E731

@@ -6,11 +6,13 @@ import numpy as np
 
 from ...geometry import conv_flat_geometry
 from ...ir import Node
+from ...ir.ops.nn import einsum_letters
 from ...ir.types import DType
 from ...schedule.lowering.conv_direct import direct_planes, direct_subsamples, hwc_logical
 from ...schedule.lowering.conv_flat import flat_chunk_rows
 from ..cformat import literal
 from . import Plan, broadcast_strides, contiguous_strides, fn_suffix, kernel, numel
+from .elementwise import activation_expr, activation_vector
 from .reduce import limits
 
 
@@ -23,16 +25,12 @@ def _valid_range(n_out, n_in, stride, pad, off):
 
 def _act(node: Node) -> str:
     """The C of the node's fused activation over `a0` (just `a0` without one)."""
-    from .elementwise import activation_expr
-
     act = node.attrs.get("activation")
     return activation_expr(act, node.attrs.get("act_params", ()), node.outputs[0].dtype) if act else "a0"
 
 
 def _vact(node: Node) -> str | None:
     """The vector form of the node's fused epilogue activation over av_f32 `a0` (None: scalar only)."""
-    from .elementwise import activation_vector
-
     act = node.attrs.get("activation")
     return activation_vector(act, node.attrs.get("act_params", ())) if act else "a0"
 
@@ -230,8 +228,6 @@ def plan_lrn(node: Node, step) -> Plan:
 
 @kernel("einsum")
 def plan_einsum(node: Node, step) -> Plan:
-    from ...ir.ops.nn import einsum_letters
-
     ins, out, size = einsum_letters(node.attrs["equation"], [v.shape for v in node.inputs])
     summed = sorted({c for s in ins for c in s} - set(out))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ...ir import Node
 from ...ir.types import DType
 from ..cformat import literal
@@ -26,8 +28,6 @@ REDUCE_C = {
 
 def limits(dt: DType) -> tuple[str, str]:
     """C literals of the lowest and highest value of an element type."""
-    import numpy as np
-
     if dt.is_float:
         return "(-AURORA_INF)", "AURORA_INF"
     if dt is DType.BOOL:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...ir import Splat
 from ...ir.types import DType
 from ..importer import converter
 
@@ -178,7 +179,6 @@ def dropout(ctx, x, ratio=None, training_mode=None, *, seed=None, **legacy):
         r = float(ctx.const(ratio, "ratio").item()) if ratio is not None else 0.5
         if r != 0:
             raise ctx.error(f"training-mode Dropout with ratio {r:g} draws random numbers (only ratio 0 is deterministic)")
-    from ...ir import Splat
 
     mask = ctx.constant(Splat(True), x.type.with_dtype(DType.BOOL))
     return x, mask

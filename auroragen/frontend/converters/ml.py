@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...ir.ops.tensor import TREE_AGGREGATES, TREE_MODES
 from ...ir.types import DType
 from ..importer import converter
 
@@ -29,8 +30,6 @@ def tree_ensemble(ctx, x, *, nodes_splits, nodes_featureids, nodes_modes, nodes_
                   aggregate_function=1, post_transform=0, nodes_hitrates=None, nodes_missing_value_tracks_true=None,
                   membership_values=None):
     """The trees flattened into tables; a root whose two children are the same leaf is that leaf."""
-    from ...ir.ops.tensor import TREE_AGGREGATES, TREE_MODES
-
     if post_transform != 0:
         raise ctx.error(f"post_transform {post_transform} is not supported yet (only 0, none)")
     if not 0 <= aggregate_function < len(TREE_AGGREGATES):

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from ...ir.types import DType
 from ..importer import converter
 
 # The most taps a window may have along one axis: the kernels' C carries per-tap tables (longer 1-D filters
@@ -201,7 +202,6 @@ def layer_norm(ctx, x, scale, bias=None, *, axis=-1, epsilon=1e-5, stash_type=1)
     if ctx.n_outputs == 1:
         return y
     # Mean and InvStdDev (float, keepdims): computed apart; DCE drops them when nothing reads them
-    from ...ir.types import DType
 
     axes = tuple(range(ax, x.type.rank))
     xf = x if x.dtype is DType.FLOAT else ctx.emit("cast", x, to=DType.FLOAT.value, src=x.dtype.value)
@@ -326,8 +326,6 @@ def upsample(ctx, x, scales=None, *, mode="nearest", height_scale=None, width_sc
 
 def _normalize(ctx, x, axes, epsilon):
     """(x - mean) / sqrt(var + epsilon) over `axes`, computed in float."""
-    from ...ir.types import DType
-
     xf = x if x.dtype is DType.FLOAT or x.dtype is DType.DOUBLE else ctx.emit("cast", x, to=DType.FLOAT.value, src=x.dtype.value)
     mean = ctx.emit("reduce_mean", xf, axes=tuple(axes), keepdims=1)
     d = ctx.emit("sub", xf, mean)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from ...ir.narrow import int_range
 from ...ir.types import DType
 from ..importer import converter
+from .nn import conv
 
 F32 = DType.FLOAT
 
@@ -110,8 +111,6 @@ def matmul_integer(ctx, a, b, a_zero_point=None, b_zero_point=None):
 def conv_integer(ctx, x, w, x_zero_point=None, w_zero_point=None, *, auto_pad="NOTSET", dilations=None, group=1,
                  kernel_shape=None, pads=None, strides=None):
     """The integer convolution, computed exactly in float (|values| stay below 2^24) and cast to int32."""
-    from .nn import conv
-
     if x.type.rank < 3 or w.type.rank != x.type.rank:
         raise ctx.error(f"input of rank {x.type.rank} and weights of rank {w.type.rank}: both must be [N, C, ...] alike")
     xs = _to_float(ctx, _int32_minus(ctx, x, x_zero_point))
@@ -141,8 +140,6 @@ def qlinear_matmul(ctx, a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp):
 @converter("QLinearConv")
 def qlinear_conv(ctx, x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp, bias=None, *, auto_pad="NOTSET", dilations=None,
                  group=1, kernel_shape=None, pads=None, strides=None):
-    from .nn import conv
-
     dx = dequantize_linear(ctx, x, x_scale, x_zp)
     dw = dequantize_linear(ctx, w, w_scale, w_zp, axis=0)
     b = None

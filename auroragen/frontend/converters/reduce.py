@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
+
+from ...ir.types import DType
 from ..importer import converter
 from .tensor import _axes, _axis
 
@@ -49,8 +54,6 @@ def softmax_cross_entropy(ctx, scores, labels, weights=None, *, ignore_index=Non
 @converter("Hardmax")
 def hardmax(ctx, x, *, axis=None):
     """From opset 13 one axis; before it, the input is coerced to 2-D at `axis`."""
-    import math
-
     r = x.type.rank
     axis = (-1 if ctx.opset >= 13 else 1) if axis is None else axis
     ax = _axis(ctx, axis, r)
@@ -75,7 +78,6 @@ def lp_normalization(ctx, x, *, axis=-1, p=2):
     ax = _axis(ctx, axis, x.type.rank)
     if p not in (1, 2):
         raise ctx.error(f"p={p} is not 1 or 2")
-    import numpy as np
 
     norm = ctx.emit("reduce_l1" if p == 1 else "reduce_l2", x, axes=(ax,), keepdims=1)
     zero, one = ctx.constant(np.array(0, x.dtype.np)), ctx.constant(np.array(1, x.dtype.np))
@@ -86,9 +88,6 @@ def lp_normalization(ctx, x, *, axis=-1, p=2):
 @converter("RMSNormalization")
 def rms_normalization(ctx, x, scale, *, axis=-1, epsilon=1e-5, stash_type=1):
     """x / sqrt(mean(x^2 over axis..) + epsilon) * scale, computed in float."""
-    import numpy as np
-
-    from ...ir.types import DType
 
     r = x.type.rank
     ax = _axis(ctx, axis, r)

@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from ...ir import Splat
-from ...ir.narrow import storage_scalar
+from ...ir.narrow import decode, encode, storage_scalar, typed
 from ...ir.ops.elementwise import broadcast_shape
 from ...ir.types import DType, TensorType
 from ..importer import converter
@@ -284,8 +284,6 @@ def constant(ctx, *, value=None, value_float=None, value_floats=None, value_int=
 
 @converter("Range")
 def range_(ctx, start, limit, delta):
-    from ...ir.narrow import decode, encode, typed
-
     dt = start.dtype
 
     def num(v, what):

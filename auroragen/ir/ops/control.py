@@ -30,6 +30,6 @@ def _if_type(cond: TensorType, *captures: TensorType, then_branch: Graph, else_b
 @register("if", infer=_if_type, control=True, bitwise=True)
 def if_(cond, *captures, then_branch: Graph, else_branch: Graph):
     """Run the branch the condition picks on the captured values."""
-    from ..interpret import interpret
+    from ..interpret import interpret  # the interpreter runs nodes through these ops: imported on use, a cycle
 
     return interpret(then_branch if bool(cond.reshape(-1)[0]) else else_branch, list(captures))

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..narrow import decode, encode
 from ..types import DType, TensorType
-from .registry import register
+from .registry import get, register
 
 
 def broadcast_shape(*shapes) -> tuple[int, ...]:
@@ -243,8 +243,6 @@ def cast(x, to, src=None, saturate=1, round_mode="up"):
 
 
 def _fused_type(*ins, program):
-    from .registry import get
-
     types = []
     for op, attrs, operands, _ in program:
         args = [ins[k] if k >= 0 else types[-1 - k] for k in operands]
@@ -254,8 +252,6 @@ def _fused_type(*ins, program):
 
 @register("fused_elementwise", infer=_fused_type, elementwise=True)
 def fused_elementwise(*ins, program):
-    from .registry import get
-
     vals: list[np.ndarray] = []
     for op, attrs, operands, dtype in program:
         args = [ins[k] if k >= 0 else vals[-1 - k] for k in operands]

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..types import DType, TensorType
 from .elementwise import broadcast_shape
-from .registry import register
+from .registry import get, register
 
 # -- epilogues ---------------------------------------------------------------------
 # conv, gemm and matmul may carry an epilogue fused into them by a pass:
@@ -23,8 +23,6 @@ def epilogue(y, residual=None, activation=None, act_params=()):
     if residual is not None:
         y = y + residual
     if activation:
-        from .registry import get
-
         y = get(activation).evaluate(y, **dict(act_params))
     return y
 

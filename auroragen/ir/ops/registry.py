@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ..narrow import decode, encode
 from ..types import TensorType
 
 
@@ -50,8 +51,6 @@ class OpDef:
                   out_types: list[TensorType]) -> list[np.ndarray]:
         """run() for arrays of known IR types: bfloat16 and the narrow types travel as their bits, so every
         op that does arithmetic sees them decoded and its results in those types re-encoded."""
-        from ..narrow import decode, encode
-
         if self.bitwise or not any(t is not None and t.dtype.is_encoded for t in [*in_types, *out_types]):
             return self.run(inputs, attrs)
 
