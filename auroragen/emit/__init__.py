@@ -14,6 +14,7 @@ from ..ir import Value
 from ..ir.ops import get as get_op
 from ..schedule import Schedule
 from ..version import __version__
+from .affine import Ix, Loop, cmin, plus
 from .cformat import array_literals, c_comment, c_string
 from .kernels import get_builder
 
@@ -29,6 +30,7 @@ _env = jinja2.Environment(
     keep_trailing_newline=True,
     autoescape=False,
 )
+_env.globals.update(V=Ix.var, Loop=Loop, cmin=cmin, plus=plus)  # index arithmetic in every template (emit/affine.py)
 
 
 def render(name: str, **params) -> str:

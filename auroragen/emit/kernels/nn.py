@@ -10,6 +10,7 @@ from ...ir.ops.nn import einsum_letters
 from ...ir.types import DType
 from ...schedule.lowering.conv_direct import direct_planes, direct_subsamples, hwc_logical
 from ...schedule.lowering.conv_flat import flat_chunk_rows
+from ..affine import Loop
 from ..cformat import literal
 from . import Plan, broadcast_strides, contiguous_strides, fn_suffix, kernel, numel
 from .elementwise import activation_expr, activation_vector
@@ -101,7 +102,8 @@ def plan_conv_flat(node: Node, step) -> Plan:
     phase_cols = [(cp, max(0, -(-(pad - cp) // sw)), max(0, -(-(pad + iw - cp) // sw))) for cp in range(sw)]
     p.update(PH=ph, PW=pw, SLACK=slack, G=a["group"], residual=_present(node, 3), act=_act(node), rowoff=rowoff, coloff=coloff,
              phase_cols=phase_cols, parallel=bool(a.get("parallel")), CR=flat_chunk_rows(pw),
-             per_group=bool(a.get("per_group")), stack=bool(a.get("stack")))
+             per_group=bool(a.get("per_group")), stack=bool(a.get("stack")), n=Loop("n", p["N"]), g=Loop("g", a["group"]),
+             c=Loop("c", p["CG"]), mm=Loop("mm", p["MG"]), r0=Loop("r0", p["O"][1], step=flat_chunk_rows(pw)))
     strided = "" if sh == sw == 1 else f", {sh * sw} phases"
     return Plan("conv_flat", p, what=_what(node) + _epi_text(node) + f", over flat padded planes{strided}")
 
@@ -313,14 +315,21 @@ def plan_conv_gemm(node: Node, step) -> Plan:
     one = p["K"] == [1, 1, 1] and p["S"] == [1, 1, 1] and p["P"] == [0, 0, 0]
     p.update(KK=kk, KC=a.get("kc") or kk, MR=mr, NR=nr, NV=nv, NC=a["nc"], MP=-(-p["MG"] // mr), G=a["group"], one=one,
              residual=_present(node, 3), TAPS=taps, act=_act(node), vact=_vact(node), implicit=bool(a.get("implicit")))
+    p.update(n=Loop("n", p["N"]), g=Loop("g", p["G"]))
     if p["implicit"]:
         ph, pw, slack = conv_flat_geometry(node.inputs[0].shape, a["kernel"], a["dilations"], a["pads"])
         kh, kw = p["K"][1], p["K"][2]
         offsets = [c * ph * pw + i * p["Dl"][1] * pw + j * p["Dl"][2] for c in range(p["CG"]) for i in range(kh) for j in range(kw)]
         mb = max(1, min(p["MP"], IMPLICIT_A_BLOCK // (kk * mr * 4), IMPLICIT_TILES // (mr * nr)))
-        p.update(PH=ph, PW=pw, SLACK=slack, offsets=offsets, MB=mb, KCI=min(kk, IMPLICIT_K_CHUNK))
-        return Plan("conv_gemm", p, helpers=[("gemm_micro", dict(mr=mr, nv=nv, ind=True))],
+        kci, flat = min(kk, IMPLICIT_K_CHUNK), p["O"][1] * pw
+        p.update(PH=ph, PW=pw, PP=ph * pw, FLAT=flat, SLACK=slack, offsets=offsets, MB=mb, KCI=kci, f0=Loop("f0", flat, step=p["NC"]),
+                 mb=Loop("mb", p["MP"], step=mb), kc0=Loop("kc0", kk, step=kci))
+        return Plan("conv_implicit", p, helpers=[("gemm_micro", dict(mr=mr, nv=nv, ind=True))],
                     what=_what(node) + _epi_text(node) + f" as implicit GEMM over padded planes, {mr}x{nr} tiles")
+    pix = numel(p["O"])
+    p.update(PIX=pix, IPIX=numel(p["I"]), p0=Loop("p0", pix, step=p["NC"]), kc0=Loop("kc0", kk, step=p["KC"]),
+             kd=Loop("kd", p["K"][0]), kh=Loop("kh", p["K"][1]), kw=Loop("kw", p["K"][2]), c=Loop("c", p["CG"]), mp=Loop("mp", p["MP"]),
+             deep=p["K"][0] > 1 or p["I"][0] > 1 or p["O"][0] > 1 or p["P"][0] > 0)  # 3-D: the depth axis is indexed
     return Plan("conv_gemm", p, helpers=[("gemm_micro", dict(mr=mr, nv=nv, ind=False))],
                 what=_what(node) + _epi_text(node) + f" as GEMM, {mr}x{nr} tiles")
 
