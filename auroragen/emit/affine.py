@@ -97,24 +97,34 @@ class Loop(Ix):
     """A C for loop over [start, stop) by step, compile-time bounds; as an index, its variable, or its one
     value when it runs once (head and tail then print nothing)."""
 
-    __slots__ = ("name", "start", "stop", "step", "trips")
+    __slots__ = ("name", "start", "stop", "step", "trips", "once")
 
-    def __init__(self, name: str, stop: int, start: int = 0, step: int = 1):
+    def __init__(self, name: str, stop: int, start: int = 0, step: int = 1, keep: bool = False):
+        """keep: a loop even when it runs once (an OpenMP worksharing loop: its pragma needs one)."""
         self.name, self.start, self.stop, self.step = name, start, stop, step
         self.trips = max(0, -(-(stop - start) // step))
-        once = self.trips == 1
-        super().__init__(None if once else {name: 1}, start if once else 0)
+        self.once = self.trips == 1 and not keep  # no loop: the variable is its one value
+        super().__init__(None if self.once else {name: 1}, start if self.once else 0)
 
     @property
     def head(self) -> str:
-        if self.trips == 1:
+        if self.once:
             return ""
         inc = f"++{self.name}" if self.step == 1 else f"{self.name} += {self.step}"
         return f"for (long {self.name} = {self.start}; {self.name} < {self.stop}; {inc}) {{"
 
     @property
     def tail(self) -> str:
-        return "" if self.trips == 1 else "}"
+        return "" if self.once else "}"
+
+
+def zeros(ptr: str, lo: int, hi: int, zero: str = "0.0f") -> str:
+    """C setting ptr[lo..hi) to zero: a loop, one assignment, or nothing."""
+    if hi - lo <= 0:
+        return ""
+    if hi - lo == 1:
+        return f"{ptr}[{lo}] = {zero};"
+    return f"for (long i = {lo}; i < {hi}; ++i) {ptr}[i] = {zero};"
 
 
 def plus(x) -> str:

@@ -358,7 +358,8 @@ def plan_conv_direct(node: Node, step) -> Plan:
     pads = a["pads"]
     p.update(MR=mr, NV=nv, NR=nr, GT=a.get("gt", 1), G=a["group"], PH=ph, PW=pw, KK=cg * kh * kw, roff=roff, L=run,
              TILES=-(-p["O"][1] * p["O"][2] // mr), residual=_present(node, 3), act=_act(node), vact=_vact(node),
-             ROW=row, x_hwc=bool(xh), y_hwc=yh, r_hwc=rh, SUB=sub, PS=(1, 1) if sub else tuple(p["S"][1:]))
+             ROW=row, x_hwc=bool(xh), y_hwc=yh, r_hwc=rh, SUB=sub, PS=(1, 1) if sub else tuple(p["S"][1:]),
+             n=Loop("n", p["N"]), g=Loop("g", a["group"]))
     if xh:  # the planes start inside the input's own padding, as far in as it exceeds this conv's
         p.update(XB=int(np.prod(x.shape[1:])), XOFF=((xh[0] - pads[0]) * x.shape[2] + xh[1] - pads[1]) * cg)
     if yh:
