@@ -127,10 +127,10 @@ def zeros(ptr: str, lo: int, hi: int, zero: str = "0.0f") -> str:
     return f"for (long i = {lo}; i < {hi}; ++i) {ptr}[i] = {zero};"
 
 
-def plus(x) -> str:
-    """` + x` to add an offset to a pointer or index, nothing when x is zero."""
+def plus(x, k: int = 1) -> str:
+    """` + x` (times k) to add an offset to a pointer or index, nothing when x is zero."""
     x = Ix.of(x)
-    return "" if x.is_zero else f" + {x}"
+    return "" if x.is_zero else f" + {x.times(k)}"
 
 
 def cmin(a, b) -> str:

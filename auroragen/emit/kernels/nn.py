@@ -381,8 +381,14 @@ def plan_dense(node: Node, step) -> Plan:
     x = node.inputs[0]
     rows = numel(x.shape[:-1])
     mr, nv, nr = a["mr"], a["nv"], a["nr"]
-    helpers = [("gemm_micro", dict(mr=1, nv=nv, ind=False))] + ([("gemm_micro", dict(mr=mr, nv=nv, ind=False))] if rows >= mr else [])
-    p = dict(M=rows, K=a["k"], N=a["n"], MR=mr, MC=a.get("mc") or mr, NV=nv, NR=nr, Q=-(-a["n"] // nr), has_bias=_present(node, 2),
-             residual=_present(node, 3), act=_act(node), vact=_vact(node), blocked=rows >= mr)
+    mc = a.get("mc") or mr
+    blocks = (rows - mr) // mc + 1 if rows >= mr else 0  # blocks of mc rows (the last may be shorter) ...
+    first = (rows // mr * mr if rows < mc else mc) if blocks else 0  # ... the first block's rows
+    p = dict(M=rows, K=a["k"], N=a["n"], MR=mr, MC=mc, NV=nv, NR=nr, Q=-(-a["n"] // nr), has_bias=_present(node, 2),
+             residual=_present(node, 3), act=_act(node), vact=_vact(node), blocks=blocks, BR=first if blocks <= 1 else None,
+             r0=Loop("r0", rows - mr + 1, step=mc), leftover=blocks > 1 or first < rows)
+    leftover = p["leftover"]  # rows for the 1-row microkernel
+    helpers = ([("gemm_micro", dict(mr=1, nv=nv, ind=False))] if leftover else []) + \
+        ([("gemm_micro", dict(mr=mr, nv=nv, ind=False))] if blocks else [])
     return Plan("dense", p, helpers=helpers,
                 what=f"dense {list(x.shape)} x [{a['k']}, {a['n']}]" + _epi_text(node) + f", {mr}x{nr} tiles")
