@@ -14,7 +14,7 @@ from ..ir import Value
 from ..ir.ops import get as get_op
 from ..schedule import Schedule
 from ..version import __version__
-from .affine import Ix, Loop, cmin, plus, zeros
+from .affine import Ix, Loop, at, cmin, plus, zeros
 from .cformat import array_literals, c_comment, c_string
 from .kernels import get_builder
 
@@ -30,7 +30,7 @@ _env = jinja2.Environment(
     keep_trailing_newline=True,
     autoescape=False,
 )
-_env.globals.update(V=Ix.var, Loop=Loop, cmin=cmin, plus=plus, zeros=zeros)  # index arithmetic in every template (emit/affine.py)
+_env.globals.update(V=Ix.var, Loop=Loop, at=at, cmin=cmin, plus=plus, zeros=zeros)  # index arithmetic in every template (emit/affine.py)
 
 
 def render(name: str, **params) -> str:

@@ -118,6 +118,11 @@ class Loop(Ix):
         return "" if self.once else "}"
 
 
+def at(strides, v: str = "i", base: int = 0) -> Ix:
+    """The offset base + sum of v<k> * strides[k] over loop variables v0, v1, ... (zero strides dropped)."""
+    return sum((Ix.var(f"{v}{k}") * s for k, s in enumerate(strides)), Ix(None, base))
+
+
 def zeros(ptr: str, lo: int, hi: int, zero: str = "0.0f") -> str:
     """C setting ptr[lo..hi) to zero: a loop, one assignment, or nothing."""
     if hi - lo <= 0:

@@ -8,6 +8,7 @@ from ...ir import Node
 from ...ir.ops.nn import resize_axis_plan
 from ...ir.ops.tensor import TREE_MODES
 from ...ir.types import DType
+from ..affine import Loop
 from ..cformat import array_literals, literal
 from . import Plan, broadcast_strides, collapse, contiguous_strides, kernel, numel
 
@@ -103,8 +104,9 @@ def plan_split(node: Node, step) -> Plan:
 def plan_gather(node: Node, step) -> Plan:
     x, idx = node.inputs
     ax = node.attrs["axis"]
-    return Plan("gather", dict(outer=numel(x.shape[:ax]), axis_n=x.shape[ax], inner=numel(x.shape[ax + 1:]),
-                               K=idx.type.numel, ctype=x.dtype.ctype), can_fail=True, what=f"gather on axis {ax}")
+    outer, k = numel(x.shape[:ax]), idx.type.numel
+    return Plan("gather", dict(o=Loop("o", outer), k=Loop("k", k), axis_n=x.shape[ax], inner=numel(x.shape[ax + 1:]), K=k,
+                               ctype=x.dtype.ctype), can_fail=True, what=f"gather on axis {ax}")
 
 
 @kernel("pad")

@@ -17,6 +17,14 @@ from .elementwise import activation_expr, activation_vector
 from .reduce import limits
 
 
+def gemm_micro(mr: int, nv: int, ind: bool = False) -> tuple[str, dict]:
+    """The GEMM microkernel helper of an mr x nv-vector tile (ind: rows of b at a table of offsets). One row
+    splits the reduction into `split` interleaved k-steps, each into its own accumulators (up to 8 vectors
+    in all): nv chains of dependent FMAs alone would wait on the FMA latency."""
+    split = max(1, min(4, 8 // nv)) if mr == 1 and not ind else 1
+    return "gemm_micro", dict(mr=mr, nv=nv, ind=ind, split=split)
+
+
 def _valid_range(n_out, n_in, stride, pad, off):
     """Output indices o with 0 <= o*stride - pad + off < n_in, as [lo, hi) (stride > 0)."""
     lo = min(max(0, -((off - pad) // stride)), n_out)  # the first o with o*stride >= pad - off
@@ -270,14 +278,20 @@ def plan_fused_attention(node: Node, step) -> Plan:
     mask = node.inputs[3] if _present(node, 3) else None
     ms = broadcast_strides(mask.shape, tuple(batch) + (sq, sk)) if mask is not None else [0] * (len(batch) + 2)
     mr, nv = a.get("mr"), a.get("nv")
-    p = dict(batch_dims=batch, q_batch=[s * sq * d for s in cs], k_batch=[s * d * sk for s in cs], v_batch=[s * sk * dv for s in cs],
-             y_batch=[s * sq * dv for s in cs], mask_batch=ms[:-2], mask_si=ms[-2], mask_sj=ms[-1], has_mask=mask is not None,
-             SQ=sq, SK=sk, D=d, DV=dv, scale=literal(a["scale"], q.dtype), ctype=q.dtype.ctype, fs=fn_suffix(node),
-             MR=mr, NV=nv, NR=a.get("nr"))
+    keep = [k for k, n in enumerate(batch) if n > 1]  # batch axes of one entry are no loop
+
+    def axes(strides):
+        return [strides[k] for k in keep]
+
+    p = dict(batch_dims=axes(batch), q_batch=axes([s * sq * d for s in cs]), k_batch=axes([s * d * sk for s in cs]),
+             v_batch=axes([s * sk * dv for s in cs]), y_batch=axes([s * sq * dv for s in cs]), mask_batch=axes(ms[:-2]),
+             mask_si=ms[-2], mask_sj=ms[-1], has_mask=mask is not None, SQ=sq, SK=sk, D=d, DV=dv,
+             scale=literal(a["scale"], q.dtype), ctype=q.dtype.ctype, fs=fn_suffix(node), MR=mr, NV=nv, NR=a.get("nr"),
+             e0=Loop("e0", dv, step=a["nr"]) if mr else None)
     what = f"fused attention, {a['num_heads']} heads, {sq}x{sk} scores, mask {a['mask_kind']}"
     if not mr:
         return Plan("fused_attention", p, what=what)
-    return Plan("fused_attention", p, helpers=[("gemm_micro", dict(mr=mr, nv=nv, ind=False))],
+    return Plan("fused_attention", p, helpers=[gemm_micro(mr, nv)],
                 what=what + f", {mr} query rows at a time, {mr}x{nv}-vector tiles")
 
 
@@ -324,13 +338,13 @@ def plan_conv_gemm(node: Node, step) -> Plan:
         kci, flat = min(kk, IMPLICIT_K_CHUNK), p["O"][1] * pw
         p.update(PH=ph, PW=pw, PP=ph * pw, FLAT=flat, SLACK=slack, offsets=offsets, MB=mb, KCI=kci, f0=Loop("f0", flat, step=p["NC"]),
                  mb=Loop("mb", p["MP"], step=mb), kc0=Loop("kc0", kk, step=kci))
-        return Plan("conv_implicit", p, helpers=[("gemm_micro", dict(mr=mr, nv=nv, ind=True))],
+        return Plan("conv_implicit", p, helpers=[gemm_micro(mr, nv, ind=True)],
                     what=_what(node) + _epi_text(node) + f" as implicit GEMM over padded planes, {mr}x{nr} tiles")
     pix = numel(p["O"])
     p.update(PIX=pix, IPIX=numel(p["I"]), p0=Loop("p0", pix, step=p["NC"]), kc0=Loop("kc0", kk, step=p["KC"]),
              kd=Loop("kd", p["K"][0]), kh=Loop("kh", p["K"][1]), kw=Loop("kw", p["K"][2]), c=Loop("c", p["CG"]), mp=Loop("mp", p["MP"]),
              deep=p["K"][0] > 1 or p["I"][0] > 1 or p["O"][0] > 1 or p["P"][0] > 0)  # 3-D: the depth axis is indexed
-    return Plan("conv_gemm", p, helpers=[("gemm_micro", dict(mr=mr, nv=nv, ind=False))],
+    return Plan("conv_gemm", p, helpers=[gemm_micro(mr, nv)],
                 what=_what(node) + _epi_text(node) + f" as GEMM, {mr}x{nr} tiles")
 
 
@@ -388,7 +402,7 @@ def plan_dense(node: Node, step) -> Plan:
              residual=_present(node, 3), act=_act(node), vact=_vact(node), blocks=blocks, BR=first if blocks <= 1 else None,
              r0=Loop("r0", rows - mr + 1, step=mc), leftover=blocks > 1 or first < rows)
     leftover = p["leftover"]  # rows for the 1-row microkernel
-    helpers = ([("gemm_micro", dict(mr=1, nv=nv, ind=False))] if leftover else []) + \
-        ([("gemm_micro", dict(mr=mr, nv=nv, ind=False))] if blocks else [])
+    helpers = ([gemm_micro(1, nv)] if leftover else []) + \
+        ([gemm_micro(mr, nv)] if blocks else [])
     return Plan("dense", p, helpers=helpers,
                 what=f"dense {list(x.shape)} x [{a['k']}, {a['n']}]" + _epi_text(node) + f", {mr}x{nr} tiles")

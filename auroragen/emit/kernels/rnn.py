@@ -5,8 +5,10 @@ from __future__ import annotations
 from ...ir import Node
 from ...ir.ops.rnn import GATES, N_ACT
 from ...ir.types import DType
+from ..affine import Loop
 from ..cformat import literal
 from . import Plan, kernel
+from .nn import gemm_micro
 
 # C for each activation of the pre-activation `v` ({F}: math suffix, {a}/{b}: alpha/beta literals)
 ACT_C = {
@@ -75,7 +77,7 @@ def plan_rnn(node: Node, step) -> Plan:
         ))
     clip = a.get("clip")
     return Plan("rnn", dict(
-        packed=packed, inp=inp, kind=kind, dirs=directions, B=batch, S=seq, I=isz, H=hsz, G=g, ctype=dt.ctype,
+        packed=packed, inp=inp, kind=kind, dirs=directions, B=batch, b=Loop("b", batch), S=seq, I=isz, H=hsz, G=g, ctype=dt.ctype,
         x_tstride=batch * isz if layout == 0 else isz, x_bstride=isz if layout == 0 else seq * isz,
         y_tstride=dirs * batch * hsz if layout == 0 else dirs * hsz, y_dstride=batch * hsz if layout == 0 else hsz,
         y_bstride=hsz if layout == 0 else seq * dirs * hsz, yh_bstride=hsz if layout == 0 else dirs * hsz,
@@ -83,4 +85,4 @@ def plan_rnn(node: Node, step) -> Plan:
         linear_before_reset=a.get("linear_before_reset", 0), input_forget=a.get("input_forget", 0),
         has=dict(b=present(3), lens=present(4), h0=present(5), c0=present(6), p=present(7)),
     ), what=f"{kind} {a['direction']}, hidden {hsz}, {seq} steps" + (" (recurrence; input projected by one GEMM)" if packed else ""),
-        helpers=[("gemm_micro", dict(mr=1, nv=packed["NV"], ind=False))] if packed else [])
+        helpers=[gemm_micro(1, packed["NV"])] if packed else [])
