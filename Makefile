@@ -44,7 +44,7 @@ test-fast: $(TEST_STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS) -m "not conformance and not slow"
 
 # every node test on generic and avx2 (where the CPU runs it) and the model tests, through OUT's runner
-# built with -fsanitize=address,undefined: any report fails the case (tests/cross.py)
+# built with -fsanitize=address,undefined: any report fails the case (tools/cross.py)
 test-sanitize: $(TEST_STAMP)
 	AURORA_CONFORMANCE_TARGETS=generic+asan,avx2+asan AURORA_CONFORMANCE_OPT=2 \
 	  $(PY) -m pytest $(PYTEST_ARGS) tests/test_conformance.py

@@ -25,10 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .compiled import load
 from .errors import AuroraError
 from .generate import compile_graph
 from .ir import Graph, Node
-from .loader import load
 from .schedule.lowering import KERNEL_TUNES, TUNABLE, TUNED_KERNELS, micro_shapes, tuning_key
 from .schedule.target import Target, runs_on_host
 

@@ -33,7 +33,7 @@ def reference(model_path: str, feeds: dict) -> tuple[str, list[np.ndarray]]:
 
 def main(model_path: str, out_dir: str) -> int:
     out = Path(out_dir)
-    prefix = auroragen.loader.find_prefix(out)
+    prefix = auroragen.compiled.find_prefix(out)
     g = auroragen.import_onnx(model_path)
     rng = np.random.default_rng(0)
     feeds = {v.name: rng.standard_normal(v.shape).astype(v.dtype.np) for v in g.inputs}

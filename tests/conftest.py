@@ -9,7 +9,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT / "tools"))  # the conformance runner and the fuzzer, which tests drive too
+sys.path.insert(0, str(ROOT / "tools"))  # the conformance runner, the fuzzer, the cross-target builds, the torch models
 sys.path.insert(0, str(ROOT / "examples"))
 # --openmp models loaded in tests run on two threads even where the machine has one core (libgomp reads
 # this when the first such library loads): their parallel loops are split, not run whole by one thread

@@ -67,7 +67,7 @@ SANITIZE = os.environ.get("AURORA_SANITIZE") == "1"  # make test-sanitize: run t
 
 def compile_and_run(model, feeds: dict[str, np.ndarray], out_dir: Path, target: str = "generic", **kw) -> list[np.ndarray]:
     """Compile for a host target and run through the ABI (with AURORA_SANITIZE=1: through OUT's runner built
-    with AddressSanitizer and UndefinedBehaviorSanitizer, see tests/cross.py)."""
+    with AddressSanitizer and UndefinedBehaviorSanitizer, see tools/cross.py)."""
     if out_dir.exists():
         shutil.rmtree(out_dir)
     res = auroragen.compile(model, target=target, out_dir=out_dir, **kw)

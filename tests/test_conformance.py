@@ -6,7 +6,7 @@ default generic runs at every level and, on a CPU with AVX2 and FMA, avx2 at -O2
 (its own kernels must give the same results), avx512 likewise on a CPU with AVX-512; where the
 cross tools are installed, neon under qemu-aarch64 (the cases of VECTOR_OPS), avx512 with its
 intrinsics emulated by SIMDe on a CPU without AVX-512 (the cases of SIMD_OPS) and cortex-m bare metal
-under qemu-system-arm (the cases of MCU_OPS) run through the runner (tests/cross.py), and generic
+under qemu-system-arm (the cases of MCU_OPS) run through the runner (tools/cross.py), and generic
 built with AddressSanitizer and UndefinedBehaviorSanitizer (the cases of SANITIZE_OPS). Naming the targets in
 AURORA_CONFORMANCE_TARGETS runs every case on them.
 A case in tests/conformance_xfail.txt must fail (strict xfail): one that starts

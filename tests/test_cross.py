@@ -1,7 +1,7 @@
 """Targets run under emulation, end to end the way ../shared/ABI.md runs them: OUT built with the
 target's cross compiler and run through its runner under QEMU (neon: qemu-aarch64; cortex-m: bare
 metal on qemu-system-arm's mps2-an386 with semihosting), or on a CPU without AVX-512 the avx512 target's
-code with its intrinsics emulated by SIMDe (avx512+simde, see tests/cross.py); compared with onnxruntime
+code with its intrinsics emulated by SIMDe (avx512+simde, see tools/cross.py); compared with onnxruntime
 on the host."""
 
 from __future__ import annotations

@@ -176,7 +176,7 @@ LAYERS = [
     ["auroragen.passes"],
     ["auroragen.schedule"],
     ["auroragen.emit"],
-    ["auroragen.generate", "auroragen.loader", "auroragen.footprint", "auroragen.interpret"],
+    ["auroragen.generate", "auroragen.compiled", "auroragen.footprint", "auroragen.interpret"],
     ["auroragen.tune"],
     ["auroragen.compiler"],
     ["auroragen"],  # the package's own __init__: the public names

@@ -39,7 +39,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))  # cross.py: the emulated targets' builds and runners
 import cross  # noqa: E402
 
 CACHE = ROOT / "tests" / ".cache" / "conformance"

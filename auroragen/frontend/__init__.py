@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..ir import Graph
 from . import converters  # noqa: F401 - the converters register themselves with the importer
 from .importer import import_model
-from .loader import load_model
+from .onnx_file import load_model
 
 
 def load(src, *, dims=None, input_shapes=None, bind=None) -> Graph:

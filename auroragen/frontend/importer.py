@@ -29,7 +29,7 @@ from ..ir import Graph, Node, Splat, TensorType, Value, ops
 from ..ir.fold import fold
 from ..ir.narrow import encode, encoded_type, to_bits, typed
 from ..ir.types import DType
-from .loader import check_operator, formal_input, graph_inputs, ordered_nodes
+from .onnx_file import check_operator, formal_input, graph_inputs, ordered_nodes
 
 # (domain, op type) -> converter; the default domain is "" (also spelled "ai.onnx" in models)
 CONVERTERS: dict[tuple[str, str], Callable[..., Any]] = {}

@@ -10,7 +10,7 @@ AddressSanitizer and UndefinedBehaviorSanitizer.
                   the host target's code and runner built with -fsanitize=address,undefined (any report
                   fails the run: -fno-sanitize-recover=all, leaks included)
     avx512+simde: the avx512 target's code on a CPU without AVX-512: its intrinsics emulated in C by SIMDe
-                  (Debian: libsimde-dev) through tests/avx512_emu/immintrin.h; built with the host's cc
+                  (Debian: libsimde-dev) through tools/avx512_emu/immintrin.h; built with the host's cc
 """
 
 from __future__ import annotations
