@@ -107,3 +107,48 @@ def host_targets() -> list[str]:
     from auroragen.schedule.target import TARGETS, runs_on_host
 
     return [t for t in ("generic", "avx2", "avx512") if runs_on_host(TARGETS[t])]
+
+
+def f32(rng: np.random.Generator, *shape, lo: float | None = None, hi: float | None = None) -> np.ndarray:
+    """Random float32 data: standard normal, or uniform in [lo, hi)."""
+    x = rng.standard_normal(shape) if lo is None else rng.uniform(lo, hi, shape)
+    return x.astype(np.float32)
+
+
+def dense_model(rows, k, n, op, residual):
+    """x [*rows, k] @ W [k, n] + b (MatMul and Add, or Gemm with alpha 0.5 and W transposed), + a residual
+    input, relu: what lowers to dense."""
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal(rows + (k,)).astype(np.float32)
+    w = rng.standard_normal((k, n)).astype(np.float32)
+    b = rng.standard_normal(n).astype(np.float32)
+    if op == "gemm":
+        nodes = [helper.make_node("Gemm", ["x", "wt", "b"], ["m"], alpha=0.5, transB=1)]
+        inits = {"wt": np.ascontiguousarray(w.T), "b": b}
+    else:
+        nodes = [helper.make_node("MatMul", ["x", "w"], ["mm"]), helper.make_node("Add", ["mm", "b"], ["m"])]
+        inits = {"w": w, "b": b}
+    feeds = {"x": x}
+    last = "m"
+    if residual:
+        feeds["r"] = rng.standard_normal(rows + (n,)).astype(np.float32)
+        nodes.append(helper.make_node("Add", ["m", "r"], ["s"]))
+        last = "s"
+    nodes.append(helper.make_node("Relu", [last], ["y"]))
+    return make_model(nodes, feeds, ["y"], inits), feeds
+
+
+def attention_model(sq, sk, d, dv, mask):
+    """Scaled dot-product attention as exporters write it (fused by pattern-attention), heads 2 x 4."""
+    rng = np.random.default_rng(6)
+    nodes = [helper.make_node("Transpose", ["k"], ["kt"], perm=[0, 1, 3, 2]), helper.make_node("MatMul", ["q", "kt"], ["s"]),
+             helper.make_node("Mul", ["s", "c"], ["ss"])]
+    feeds = {"q": rng.standard_normal((2, 4, sq, d)).astype(np.float32), "k": rng.standard_normal((2, 4, sk, d)).astype(np.float32),
+             "v": rng.standard_normal((2, 4, sk, dv)).astype(np.float32)}
+    last = "ss"
+    if mask:
+        nodes.append(helper.make_node("Add", ["ss", "mask"], ["sm"]))
+        feeds["mask"] = np.where(rng.random(mask) < 0.2, -1e4, rng.standard_normal(mask)).astype(np.float32)
+        last = "sm"
+    nodes += [helper.make_node("Softmax", [last], ["p"], axis=-1), helper.make_node("MatMul", ["p", "v"], ["y"])]
+    return make_model(nodes, feeds, ["y"], {"c": np.array(d ** -0.5, np.float32)}, opset=13), feeds

@@ -164,7 +164,7 @@ def _sharing_model():
     return make_model(nodes, {"x": x}, ["y"], opset=18)
 
 
-def _attention_model():
+def _attention_op_model():
     """Attention over 128 keys: score rows of whole vectors in a stack array (gcc 12 -O3 once warned,
     -Waggressive-loop-optimizations, on the empty scalar tail of their exponentials)."""
     rng = np.random.default_rng(5)
@@ -177,7 +177,7 @@ def _attention_model():
 def test_generated_c_is_warning_free(cc, target, tiny_cnn, tmp_path):
     if shutil.which(cc) is None:
         pytest.skip(f"{cc} is not installed (.ci/run installs clang)")
-    for k, model in enumerate([onnx.load(tiny_cnn), _big_weights_model()[0], _sharing_model(), _attention_model()]):
+    for k, model in enumerate([onnx.load(tiny_cnn), _big_weights_model()[0], _sharing_model(), _attention_op_model()]):
         out = tmp_path / f"out{k}"
         auroragen.compile(model, out_dir=out, target=target)
         for opt in ("-O0", "-O3"):

@@ -14,7 +14,7 @@ import numpy as np
 import onnx
 import pytest
 import test_lower
-from helpers import ort_reference
+from helpers import attention_model, ort_reference
 
 import auroragen
 from auroragen.frontend import load as import_model
@@ -115,7 +115,7 @@ def test_vector_channels_last_between_convs(target, mixed, tmp_path):
 def test_vector_blocked_attention(target, case, tmp_path):
     """test_lower's attention cases: NEON's 8 x 12 tiles and AVX-512's 12 x 32 (partial panels of both)."""
     needs(target)
-    model, feeds = test_lower._attention_model(*case)
+    model, feeds = attention_model(*case)
     check(model, feeds, target, tmp_path, rtol=1e-4, atol=1e-5)
 
 

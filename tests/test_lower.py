@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import compile_and_run, host_targets, make_model, ort_reference
+from helpers import attention_model, compile_and_run, dense_model, host_targets, make_model, ort_reference
 from onnx import helper
 
 from auroragen.emit import PARALLEL_MIN_WORK, parallel_work
@@ -193,34 +193,13 @@ def test_tensors_between_direct_convs_stay_channels_last(tmp_path, target, mixed
         np.testing.assert_allclose(got[k], want, rtol=1e-4, atol=1e-4)
 
 
-def _dense_model(rows, k, n, op, residual):
-    rng = np.random.default_rng(2)
-    x = rng.standard_normal(rows + (k,)).astype(np.float32)
-    w = rng.standard_normal((k, n)).astype(np.float32)
-    b = rng.standard_normal(n).astype(np.float32)
-    if op == "gemm":
-        nodes = [helper.make_node("Gemm", ["x", "wt", "b"], ["m"], alpha=0.5, transB=1)]
-        inits = {"wt": np.ascontiguousarray(w.T), "b": b}
-    else:
-        nodes = [helper.make_node("MatMul", ["x", "w"], ["mm"]), helper.make_node("Add", ["mm", "b"], ["m"])]
-        inits = {"w": w, "b": b}
-    feeds = {"x": x}
-    last = "m"
-    if residual:
-        feeds["r"] = rng.standard_normal(rows + (n,)).astype(np.float32)
-        nodes.append(helper.make_node("Add", ["m", "r"], ["s"]))
-        last = "s"
-    nodes.append(helper.make_node("Relu", [last], ["y"]))
-    return make_model(nodes, feeds, ["y"], inits), feeds
-
-
 @pytest.mark.parametrize("target", HOST)
 @pytest.mark.parametrize("rows,k,n,op,residual", [
     ((1,), 20, 37, "gemm", False), ((7,), 33, 16, "gemm", True), ((2, 13), 24, 50, "matmul", True),
     ((1, 5), 8, 3, "matmul", False),
 ])
 def test_dense_matches_onnxruntime(tmp_path, target, rows, k, n, op, residual):
-    model, feeds = _dense_model(rows, k, n, op, residual)
+    model, feeds = dense_model(rows, k, n, op, residual)
     g = lower(run_pipeline(import_model(model)), TARGETS[target])
     assert "dense" in [n.op for n in g.nodes], "the matrix product was not lowered"
     got = compile_and_run(model, feeds, tmp_path / "out", target=target)
@@ -322,7 +301,6 @@ def test_lowered_graph_keeps_one_copy_of_the_weights():
     assert sum(c.output.type.numel >= 8 * 27 for c in consts) == 1, "the unpacked weights should be gone"
 
 
-
 def test_long_reductions_run_in_chunks_that_keep_many_pixels_per_block():
     from auroragen.schedule.lowering.conv_gemm import conv_block_columns, conv_block_depth
 
@@ -330,22 +308,6 @@ def test_long_reductions_run_in_chunks_that_keep_many_pixels_per_block():
     assert conv_block_depth(900) == 450 and conv_block_depth(800) == 400
     assert conv_block_depth(4608) == 512  # 3x3x512: nine chunks
     assert conv_block_columns(conv_block_depth(4608), 49, 16) == 64  # all of a 7x7 map in one block
-
-
-def _attention_model(sq, sk, d, dv, mask):
-    """Scaled dot-product attention as exporters write it (fused by pattern-attention), heads 2 x 4."""
-    rng = np.random.default_rng(6)
-    nodes = [helper.make_node("Transpose", ["k"], ["kt"], perm=[0, 1, 3, 2]), helper.make_node("MatMul", ["q", "kt"], ["s"]),
-             helper.make_node("Mul", ["s", "c"], ["ss"])]
-    feeds = {"q": rng.standard_normal((2, 4, sq, d)).astype(np.float32), "k": rng.standard_normal((2, 4, sk, d)).astype(np.float32),
-             "v": rng.standard_normal((2, 4, sk, dv)).astype(np.float32)}
-    last = "ss"
-    if mask:
-        nodes.append(helper.make_node("Add", ["ss", "mask"], ["sm"]))
-        feeds["mask"] = np.where(rng.random(mask) < 0.2, -1e4, rng.standard_normal(mask)).astype(np.float32)
-        last = "sm"
-    nodes += [helper.make_node("Softmax", [last], ["p"], axis=-1), helper.make_node("MatMul", ["p", "v"], ["y"])]
-    return make_model(nodes, feeds, ["y"], {"c": np.array(d ** -0.5, np.float32)}, opset=13), feeds
 
 
 # (query rows, keys, head size, value size, mask shape): whole tiles; partial key and value panels and row
@@ -358,14 +320,13 @@ ATTENTION = [(18, 32, 8, 16, None), (13, 37, 5, 9, (1, 1, 1, 37)), (2, 20, 16, 2
 def test_blocked_attention_matches_onnxruntime(tmp_path, target, case):
     """On vector targets a fused attention computes a block of query rows at a time with the GEMM
     microkernel (lowering adds its tile); the results match onnxruntime through the ABI."""
-    model, feeds = _attention_model(*case)
+    model, feeds = attention_model(*case)
     g = lower(run_pipeline(import_model(model)), TARGETS[target])
     (n,) = [n for n in g.nodes if n.op == "fused_attention"]
     t = TARGETS[target]
     assert n.attrs.get("mr") == (min(t.gemm_mr, case[0]) if t.vec_width > 1 else None)
     got = compile_and_run(model, feeds, tmp_path / "out", target=target)
     np.testing.assert_allclose(got[0], ort_reference(model, feeds)[0], rtol=1e-4, atol=1e-5)
-
 
 
 MAX_POOLS = [(1, 1, 45), (2, 1, 112), (2, 0, 41), (2, 1, 17), (3, 1, 40)]  # (stride, pad, width)

@@ -3,16 +3,18 @@ against onnx.reference, over varied shapes and attributes."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pytest
 from helpers import assert_close, compile_and_run, make_model, ort_reference, reference
+from helpers import f32 as random_f32
 from onnx import TensorProto, helper
 
 rng = np.random.default_rng(1234)
 
 
-def f32(*shape, lo=-2.0, hi=2.0):
-    return rng.uniform(lo, hi, shape).astype(np.float32)
+f32 = partial(random_f32, rng, lo=-2.0, hi=2.0)
 
 
 def i64(*vals):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pytest
+from helpers import f32 as random_f32
 from helpers import make_model
 from onnx import TensorProto, helper
 
@@ -14,8 +17,7 @@ from auroragen.passes import PIPELINE, run_pipeline, select
 rng = np.random.default_rng(7)
 
 
-def f32(*shape):
-    return rng.standard_normal(shape).astype(np.float32)
+f32 = partial(random_f32, rng)
 
 
 def ops_of(g) -> list[str]:

@@ -10,7 +10,7 @@ import json
 import cross
 import numpy as np
 import pytest
-from helpers import compile_and_run, host_targets, make_model, ort_reference
+from helpers import compile_and_run, dense_model, host_targets, make_model, ort_reference
 from onnx import helper
 from test_lower import _conv_model
 
@@ -26,20 +26,10 @@ HOST = host_targets()
 VECTOR = [t for t in ("avx2", "avx512") if t in HOST] + ([] if "avx512" in HOST else ["avx512+simde"])
 
 
-def _dense_model():
-    rng = np.random.default_rng(2)
-    w = rng.standard_normal((37, 45)).astype(np.float32)
-    b = rng.standard_normal(45).astype(np.float32)
-    nodes = [helper.make_node("MatMul", ["x", "w"], ["m"]), helper.make_node("Add", ["m", "b"], ["s"]),
-             helper.make_node("Relu", ["s"], ["y"])]
-    feeds = {"x": rng.standard_normal((2, 19, 37)).astype(np.float32)}  # 38 rows: whole tiles and a remainder
-    return make_model(nodes, feeds, ["y"], {"w": w, "b": b}), feeds
-
-
 KINDS = {  # what the tunable node lowers to: a model and its inputs
     "conv_direct": lambda: _conv_model(cin=7, cout=40, hw=11, kernel=3, pad=1, relu=True, residual=True),
     "conv_gemm": lambda: _conv_model(cin=9, cout=36, hw=7, kernel=1, relu=True),
-    "dense": _dense_model,
+    "dense": lambda: dense_model((2, 19), 37, 45, "matmul", residual=False),  # 38 rows: whole tiles and a remainder
 }
 
 
