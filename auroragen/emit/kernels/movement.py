@@ -41,8 +41,8 @@ def plan_transpose(node: Node, step) -> Plan:
     return _plan(node, [move], f"transpose {list(perm)}")
 
 
-def _square_blocks(m) -> tuple[int, int] | None:
-    """(i, j): the axis the result walks contiguously and the one the input does, when they differ and
+def _square_blocks(m) -> tuple[int, int, list[int]] | None:
+    """(i, j, the other axes): the axis the result walks contiguously and the one the input does, when they differ and
     both are a multiple of 8 long: the copy then goes in square blocks transposed in vector registers
     (av_transpose; 8 covers every target's block)."""
     dims, ss, ds = m["dims"], m["src_strides"], m["dst_strides"]
@@ -50,7 +50,7 @@ def _square_blocks(m) -> tuple[int, int] | None:
     j = next((k for k, v in enumerate(ss) if v == 1), None)
     if i is None or j is None or i == j or dims[i] % 8 or dims[j] % 8:
         return None
-    return i, j
+    return i, j, [k for k in range(len(dims)) if k not in (i, j)]
 
 
 @kernel("slice")
