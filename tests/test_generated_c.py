@@ -59,6 +59,15 @@ def test_index_arithmetic_folds_what_hand_written_c_leaves_out():
         Ix.var("a") * Ix.var("b")
 
 
+def test_comments_are_cut_between_words():
+    from auroragen.emit.cformat import c_comment
+
+    assert c_comment("conv 3x3 stride 1 group 1: [1, 64, 56, 56] -> [1, 64, 56, 56] + residual", 60) == \
+        "conv 3x3 stride 1 group 1: [1, 64, 56, 56] -> [1, 64, 56,..."
+    assert c_comment("a/very/long/onnx/node/name/without/any/spaces", 20) == "a/very/long/onnx/nod..."
+    assert c_comment("short", 20) == "short" and c_comment("x */ y", 20) == "x *? y"
+
+
 @pytest.fixture(scope="module")
 def bench():
     pytest.importorskip("torch", reason="torch==2.13.0 exports the benchmark models (pip install torch==2.13.0)")

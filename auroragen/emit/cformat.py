@@ -10,9 +10,13 @@ from ..ir.types import DType
 
 
 def c_comment(text: str, limit: int = 80) -> str:
-    """Model text made safe inside /* ... */: printable ASCII only, no comment delimiters."""
+    """Model text made safe inside /* ... */: printable ASCII only, no comment delimiters. Text longer than
+    limit is cut, at a space when one is near the end (not mid-word), and ends in "..."."""
+    cut = text[:limit]
+    if len(text) > limit and text[limit] != " " and cut.rfind(" ") > limit * 2 // 3:
+        cut = cut[:cut.rfind(" ")]
     out = []
-    for ch in text[:limit]:
+    for ch in cut:
         if " " <= ch <= "~" and ch != "\\":
             out.append(ch)
         else:

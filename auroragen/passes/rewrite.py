@@ -65,11 +65,12 @@ class Rewriter:
         self.nodes.append(Node(op, inputs, outs, attrs, name))
         return list(outs)
 
-    def constant(self, value: np.ndarray | Splat, t: TensorType | None = None) -> Value:
+    def constant(self, value: np.ndarray | Splat, t: TensorType | None = None, name: str = "") -> Value:
+        """A new constant; name: what the generated code calls it (the source of packed weights, say)."""
         if isinstance(value, np.ndarray):
             t = t or TensorType(DType.from_numpy(value.dtype), value.shape)
             value = np.ascontiguousarray(value).reshape(t.shape).astype(t.dtype.np, copy=False)
-        v = Value(t)
+        v = Value(t, name)
         self.nodes.append(Node("constant", (), (v,), {"value": value}))
         self.consts[v] = value
         return v

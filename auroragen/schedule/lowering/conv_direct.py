@@ -21,7 +21,7 @@ from ...ir.ops.registry import register
 from ...ir.types import DType, TensorType
 from ...passes.rewrite import Rewriter
 from ..target import Target
-from .table import Lowering, const_weights
+from .table import Lowering, const_weights, packed
 
 
 def pack_conv_weights_hwc(w: np.ndarray, group: int, nr: int) -> np.ndarray:
@@ -110,7 +110,8 @@ def lower_conv_direct(rw: Rewriter, n, target: Target, parallel: bool, choice: d
     mr = choice.get("mr") or direct_tile_pixels(prod(n.output.shape[2:]), target.gemm_mr)
     attrs = dict(a, wshape=tuple(w.shape), mr=mr, nv=nv, nr=nr, work=ph * pw * (x.shape[1] // group),
                  gt=target.vec_width // gcd(mr, target.vec_width))
-    y, _work = rw.emit("conv_direct", (x, rw.constant(pack_conv_weights_hwc(w, group, nr)), *n.inputs[2:]), attrs, n.name)
+    wp = rw.constant(pack_conv_weights_hwc(w, group, nr), name=packed(n.inputs[1]))
+    y, _work = rw.emit("conv_direct", (x, wp, *n.inputs[2:]), attrs, n.name)
     rw.replace(n.output, y)
     return True
 

@@ -19,7 +19,7 @@ from ...ir.ops.registry import register
 from ...ir.types import DType, TensorType
 from ...passes.rewrite import Rewriter
 from ..target import Target
-from .table import B_BLOCK_FLOATS, Lowering, const_weights
+from .table import B_BLOCK_FLOATS, Lowering, const_weights, packed
 
 K_BLOCK_MAX = 768  # a longer reduction is split into chunks of at most K_BLOCK, packed and summed in turn
 
@@ -93,7 +93,7 @@ def lower_conv_gemm(rw: Rewriter, n, target: Target, parallel: bool, choice: dic
         work = kc * nc
         if kc < k:  # partial tiles of every weight row panel of a group, summed over the chunks
             work += -(-w.shape[0] // group // mr) * mr * nc
-    ins = (x, rw.constant(pack_conv_weights(w, group, mr)), *n.inputs[2:])
+    ins = (x, rw.constant(pack_conv_weights(w, group, mr), name=packed(n.inputs[1])), *n.inputs[2:])
     attrs = dict(a, wshape=tuple(w.shape), mr=mr, nv=nv, nr=nr, nc=nc, kc=kc, work=work, implicit=int(implicit))
     y, _work = rw.emit("conv_gemm", ins, attrs, n.name)
     rw.replace(n.output, y)

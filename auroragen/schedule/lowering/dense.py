@@ -14,7 +14,7 @@ from ...ir.ops.registry import register
 from ...ir.types import DType, TensorType
 from ...passes.rewrite import Rewriter
 from ..target import Target
-from .table import B_BLOCK_FLOATS, Lowering, const_weights
+from .table import B_BLOCK_FLOATS, Lowering, const_weights, packed
 
 DENSE_A_FLOATS = 1 << 18  # rows of x a dense kernel packs at once on vector targets: up to 1 MiB of panels
 
@@ -82,7 +82,7 @@ def lower_dense(rw: Rewriter, n, target: Target, parallel: bool, choice: dict) -
     mr, nv = target.dense_tile or (target.gemm_mr, target.gemm_nv)
     mr, nv = choice.get("mr", mr), choice.get("nv", nv)
     nr = nv * target.vec_width
-    wp = rw.constant(pack_dense_weights(np.ascontiguousarray(w, np.float32), nr))
+    wp = rw.constant(pack_dense_weights(np.ascontiguousarray(w, np.float32), nr), name=packed(b))
     budget = DENSE_A_FLOATS if target.vec_width > 1 else B_BLOCK_FLOATS
     mc = choice.get("mc") or dense_block_rows(k, prod(a.shape[:-1]), mr, budget)
     attrs = dict(k=k, n=cols, mr=mr, nv=nv, nr=nr, mc=mc,

@@ -15,7 +15,7 @@ from ...ir.types import DType
 from ...passes.rewrite import Rewriter
 from ..target import Target
 from .dense import dense_block_rows, pack_dense_weights, unpack_dense_weights
-from .table import Lowering, const_weights
+from .table import Lowering, const_weights, packed
 
 
 def pack_recurrent_weights(r: np.ndarray, nr: int) -> np.ndarray:
@@ -65,8 +65,8 @@ def lower_rnn(rw: Rewriter, n, target: Target, parallel: bool, choice: dict) -> 
     mr = target.gemm_mr
     dense_attrs = dict(k=isz, n=dirs * gh, mr=mr, nv=target.gemm_nv, nr=nr, mc=dense_block_rows(isz, prod(x.shape[:2]), mr),
                        activation=None, act_params=())
-    xw, _work = rw.emit("dense", (x, rw.constant(pack_dense_weights(wt, nr)), None, None), dense_attrs, n.name)
-    rp = rw.constant(pack_recurrent_weights(np.asarray(r, np.float32), nr))
+    xw, _work = rw.emit("dense", (x, rw.constant(pack_dense_weights(wt, nr), name=packed(n.inputs[1])), None, None), dense_attrs, n.name)
+    rp = rw.constant(pack_recurrent_weights(np.asarray(r, np.float32), nr), name=packed(n.inputs[2]))
     outs = rw.emit("rnn_packed", (xw, rp, *n.inputs[3:]), dict(a, rshape=tuple(r.shape), nr=nr, nv=target.gemm_nv), n.name)
     for old, new in zip(n.outputs, outs):
         rw.replace(old, new)

@@ -33,6 +33,11 @@ class Lowering:
     rank: int = 0
 
 
+def packed(v) -> str:
+    """The name of a constant packed from v: v's own, so that the generated code still says whose it is."""
+    return f"{v.name}, packed" if v.name else "packed"
+
+
 def const_weights(rw: Rewriter, v):
     """A constant's array, unless it is a splat (packing would turn a one-number constant into a full one)."""
     c = rw.const(v)
