@@ -157,8 +157,8 @@ class _Emitter:
         ins = [node.inputs[i] for i in plan.inputs] if plan.inputs is not None else list(node.inputs)
         outs = list(node.outputs)
         # `restrict` on every pointer except those whose bytes overlap an output's (a kernel writing in place)
-        ptrs = [(f"in{k}", v, False) for k, v in enumerate(ins) if v is not None]
-        ptrs += [(f"out{k}", v, True) for k, v in enumerate(outs)]
+        ptrs = [(plan.names.get(f"in{k}", f"in{k}"), v, False) for k, v in enumerate(ins) if v is not None]
+        ptrs += [(plan.names.get(f"out{k}", f"out{k}"), v, True) for k, v in enumerate(outs)]
         spans = [self._span(v) for _, v, _ in ptrs]
         shared = set()
         for j, (_, _, written) in enumerate(ptrs):

@@ -26,6 +26,7 @@ class Plan:
     inputs: list[int] | None = None  # which node inputs it reads (default: all present ones)
     what: str = ""  # a one-line description for the comment above the kernel
     helpers: list[tuple[str, dict]] = field(default_factory=list)  # (template, params) rendered once per file, above
+    names: dict[str, str] = field(default_factory=dict)  # kernel parameter names instead of in<k> / out<k>
 
 
 def kernel(*ops: str):

@@ -16,6 +16,8 @@ from . import Plan, broadcast_strides, contiguous_strides, fn_suffix, kernel, nu
 from .elementwise import activation_expr, activation_vector
 from .reduce import limits
 
+KERNEL_NAMES = {"in1": "weights", "out1": "work"}  # the GEMM-shaped kernels' parameters: weights and workspace
+
 
 def gemm_micro(mr: int, nv: int, ind: bool = False) -> tuple[str, dict]:
     """The GEMM microkernel helper of an mr x nv-vector tile (ind: rows of b at a table of offsets). One row
@@ -113,7 +115,7 @@ def plan_conv_flat(node: Node, step) -> Plan:
              per_group=bool(a.get("per_group")), stack=bool(a.get("stack")), n=Loop("n", p["N"]), g=Loop("g", a["group"]),
              c=Loop("c", p["CG"]), mm=Loop("mm", p["MG"]), r0=Loop("r0", p["O"][1], step=flat_chunk_rows(pw)))
     strided = "" if sh == sw == 1 else f", {sh * sw} phases"
-    return Plan("conv_flat", p, what=_what(node) + _epi_text(node) + f", over flat padded planes{strided}")
+    return Plan("conv_flat", p, names=KERNEL_NAMES, what=_what(node) + _epi_text(node) + f", over flat padded planes{strided}")
 
 
 @kernel("conv_transpose")
@@ -338,13 +340,13 @@ def plan_conv_gemm(node: Node, step) -> Plan:
         kci, flat = min(kk, IMPLICIT_K_CHUNK), p["O"][1] * pw
         p.update(PH=ph, PW=pw, PP=ph * pw, FLAT=flat, SLACK=slack, offsets=offsets, MB=mb, KCI=kci, f0=Loop("f0", flat, step=p["NC"]),
                  mb=Loop("mb", p["MP"], step=mb), kc0=Loop("kc0", kk, step=kci))
-        return Plan("conv_implicit", p, helpers=[gemm_micro(mr, nv, ind=True)],
+        return Plan("conv_implicit", p, names=KERNEL_NAMES, helpers=[gemm_micro(mr, nv, ind=True)],
                     what=_what(node) + _epi_text(node) + f" as implicit GEMM over padded planes, {mr}x{nr} tiles")
     pix = numel(p["O"])
     p.update(PIX=pix, IPIX=numel(p["I"]), p0=Loop("p0", pix, step=p["NC"]), kc0=Loop("kc0", kk, step=p["KC"]),
              kd=Loop("kd", p["K"][0]), kh=Loop("kh", p["K"][1]), kw=Loop("kw", p["K"][2]), c=Loop("c", p["CG"]), mp=Loop("mp", p["MP"]),
              deep=p["K"][0] > 1 or p["I"][0] > 1 or p["O"][0] > 1 or p["P"][0] > 0)  # 3-D: the depth axis is indexed
-    return Plan("conv_gemm", p, helpers=[gemm_micro(mr, nv)],
+    return Plan("conv_gemm", p, names=KERNEL_NAMES, helpers=[gemm_micro(mr, nv)],
                 what=_what(node) + _epi_text(node) + f" as GEMM, {mr}x{nr} tiles")
 
 
@@ -382,7 +384,7 @@ def plan_conv_direct(node: Node, step) -> Plan:
         r = node.inputs[3].shape
         p.update(RW=r[2], RB=int(np.prod(r[1:])))
     layout = "".join(f", {w} channels-last" for w, h in (("input", xh), ("residual", rh), ("result", yh)) if h)
-    return Plan("conv_direct", p, helpers=[("conv_micro", dict(mr=mr, nv=nv))],
+    return Plan("conv_direct", p, names=KERNEL_NAMES, helpers=[("conv_micro", dict(mr=mr, nv=nv))],
                 what=_what(node) + _epi_text(node) + f", direct over channels-last padded planes, {mr}x{nr} tiles{layout}")
 
 
@@ -404,5 +406,5 @@ def plan_dense(node: Node, step) -> Plan:
     leftover = p["leftover"]  # rows for the 1-row microkernel
     helpers = ([gemm_micro(1, nv)] if leftover else []) + \
         ([gemm_micro(mr, nv)] if blocks else [])
-    return Plan("dense", p, helpers=helpers,
+    return Plan("dense", p, names=KERNEL_NAMES, helpers=helpers,
                 what=f"dense {list(x.shape)} x [{a['k']}, {a['n']}]" + _epi_text(node) + f", {mr}x{nr} tiles")
