@@ -4,6 +4,8 @@ naming the node (or tensor) and the problem, a non-zero exit, no traceback, and 
 from __future__ import annotations
 
 import os
+import resource
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -363,6 +365,18 @@ def test_erf_of_integers_as_opset_9_allows(tmp_path):
     assert got[0].tolist() == [-1, 0, 0, 0, 0, 1, 1]
 
 
+FUZZ_MEMORY = 6 << 30  # the address space one fuzz case's compile may take, beyond what the test worker holds
+
+
+def _address_space() -> int:
+    """This process's virtual memory size in bytes (Linux), 0 where unknown."""
+    try:
+        line = next(ln for ln in Path("/proc/self/status").read_text().splitlines() if ln.startswith("VmSize:"))
+        return int(line.split()[1]) << 10
+    except (OSError, StopIteration):
+        return 0
+
+
 @settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "400")), deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(rng=st.randoms(use_true_random=False))
@@ -375,7 +389,17 @@ def test_fuzz(rng, tmp_path_factory):
     seeds = fuzz.seed_models()
     seed = seeds[rng.randrange(len(seeds))]
     source = fuzz.mutate(onnx.load(str(seed), load_external_data=False), rng)
-    problem = fuzz.run_case(source, tmp_path_factory.mktemp("fuzz"))
+    # as in make fuzz, the compile gets a bounded address space: a case that would take the machine's memory
+    # (the kernel's OOM killer then ends the whole test worker) fails here, shrunk, with its seed
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = _address_space() + FUZZ_MEMORY
+    resource.setrlimit(resource.RLIMIT_AS, (limit if hard == resource.RLIM_INFINITY else min(limit, hard), hard))
+    try:
+        problem = fuzz.run_case(source, tmp_path_factory.mktemp("fuzz"))
+    except MemoryError:
+        problem = f"the compiler took more than {FUZZ_MEMORY >> 30} GiB more address space"
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
     assert problem is None, f"seed {seed.name}: {problem}"
 
 

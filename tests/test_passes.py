@@ -136,6 +136,24 @@ def test_fold_affine_folds_batchnorm_into_the_conv():
     same_numbers(before, after, feeds, rtol=1e-4, atol=1e-5)
 
 
+def test_fold_affine_leaves_a_division_by_zero_alone(tmp_path):
+    """x / 0 after a conv is +-inf (nan where the sum is 0); folded into the weights as 1/0 it would be inf - inf
+    sums, nan (the fuzzer's find): a factor or shift that is not finite is not folded."""
+    from helpers import compile_and_run, reference
+
+    feeds = {"x": f32(1, 2, 5, 5)}
+    inits = {"w": f32(3, 2, 3, 3), "d": np.array([2.0, 0.0, -0.5], np.float32).reshape(1, 3, 1, 1)}
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"]), helper.make_node("Div", ["c", "d"], ["y"])]
+    model = make_model(nodes, feeds, ["y"], inits)
+    before, after = run_pass(model, "fold-affine")
+    assert ops_of(after) == ops_of(before) == ["conv", "div"]
+    got = compile_and_run(model, feeds, tmp_path / "out")[0]
+    with np.errstate(divide="ignore"):
+        want = reference(model, feeds)[0]
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    assert np.isinf(got[0, 1]).all()
+
+
 def test_fold_affine_folds_per_channel_scale_and_shift_after_the_batchnorm():
     extra = [helper.make_node("Mul", ["bn", "k"], ["mu"]), helper.make_node("Add", ["mu", "q"], ["y"])]
     nodes, inits = _conv_bn_model(extra)

@@ -98,8 +98,9 @@ class FoldAffine:
             if any(p is None for p in params):
                 return None
             scale, bias, mean, var = (p.astype(np.float64) for p in params)
-            s = scale / np.sqrt(var + n.attrs["epsilon"])
-            shift = bias - mean * s
+            with np.errstate(divide="ignore", invalid="ignore"):
+                s = scale / np.sqrt(var + n.attrs["epsilon"])
+                shift = bias - mean * s
             x = rw.get(n.inputs[0])
         elif n.op in ("mul", "div", "add", "sub") and len(n.inputs) == 2:
             x, c = rw.get(n.inputs[0]), rw.get(n.inputs[1])
@@ -109,9 +110,13 @@ class FoldAffine:
             if vec is None:
                 return None
             ones, zeros = np.ones_like(vec), np.zeros_like(vec)
-            s, shift = {"mul": (vec, zeros), "div": (1 / vec, zeros), "add": (ones, vec), "sub": (ones, -vec)}[n.op]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                s, shift = {"mul": (vec, zeros), "div": (1 / vec, zeros), "add": (ones, vec), "sub": (ones, -vec)}[n.op]
         else:
             return None
+        with np.errstate(invalid="ignore"):
+            if not (np.isfinite(s).all() and np.isfinite(shift).all()):
+                return None  # a division by zero or an infinite factor: folded into the weights it would turn sums into inf - inf
         p = producer.get(x)
         if p is not None and p.op in FOLDABLE and not p.attrs.get("activation") and len(p.inputs) <= 3 \
                 and rw.only_user(origin.get(x, x)) is not None:
