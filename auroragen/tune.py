@@ -70,15 +70,24 @@ def read(path: str | os.PathLike) -> dict[str, dict]:
 def check_can_tune(path: str | os.PathLike, target: Target) -> None:
     """Raise before any work when tuning cannot finish: the target's code does not run here, or the tuning
     file cannot be written (a probe file beside it, removed again: nothing is left behind)."""
+    _check_runs_here(target)
+    p = Path(path)
+    fd, tmp = _temp_beside(p)
+    os.close(fd)
+    os.unlink(tmp)
+    if p.exists() and not os.access(p, os.W_OK):
+        raise AuroraError(f"cannot write tuning file {str(p)!r}: Permission denied")
+
+
+def _check_runs_here(target: Target) -> None:
     if not runs_on_host(target):
         raise AuroraError(f"--tune times the code on this machine, which does not run target {target.name!r} code")
-    p = Path(path)
+
+
+def _temp_beside(p: Path) -> tuple[int, str]:
+    """A new temporary file in p's folder (fd, path); a one-line error when the folder takes none."""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=p.resolve().parent)
-        os.close(fd)
-        os.unlink(tmp)
-        if p.exists() and not os.access(p, os.W_OK):
-            raise PermissionError(13, "Permission denied")
+        return tempfile.mkstemp(prefix=f".{p.name}.", dir=p.resolve().parent)
     except OSError as e:
         raise AuroraError(f"cannot write tuning file {str(p)!r}: {e.strerror}") from None
 
@@ -87,10 +96,7 @@ def write(path: str | os.PathLike, entries: dict[str, dict]) -> None:
     """Write the tuning file whole (a temporary file renamed over it: never half-written)."""
     p = Path(path)
     data = {"format": FORMAT, "machine": _machine(), "entries": {k: entries[k] for k in sorted(entries)}}
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=p.resolve().parent)
-    except OSError as e:
-        raise AuroraError(f"cannot write tuning file {str(p)!r}: {e.strerror}") from None
+    fd, tmp = _temp_beside(p)
     try:
         with os.fdopen(fd, "w") as f:
             json.dump(data, f, indent=1)
@@ -136,8 +142,7 @@ def tune(graph: Graph, target: Target, openmp: bool, entries: dict[str, dict],
          progress: Callable[[str], None] | None = None) -> int:
     """Time the candidates of every tunable node of graph with no entry yet; add the winners to entries.
     Returns how many nodes were timed."""
-    if not runs_on_host(target):
-        raise AuroraError(f"--tune times the code on this machine, which does not run target {target.name!r} code")
+    _check_runs_here(target)
     todo: dict[str, Node] = {}
     for n in graph.nodes:
         if n.op in TUNABLE:

@@ -142,7 +142,7 @@ def test_the_lowering_table_holds_each_kernel_in_three_places():
     for row in LOWERINGS:
         assert row.op in OPS and row.kernel in OPS and row.kernel in BUILDERS, row
         assert set(row.tunes) <= set(CHOICES), row
-        assert all(f" {t}," in " " + " ".join(f"{p}," for p in OPS[row.kernel].infer.__code__.co_varnames) for t in row.tunes), row
+        assert set(row.tunes) <= set(OPS[row.kernel].infer.__code__.co_varnames), row  # attributes of the kernel
         if row.kernel == row.op:
             continue
         named = {p.relative_to(pkg).as_posix() for p, text in sources.items() if re.search(f"[\"']{row.kernel}[\"']", text)}

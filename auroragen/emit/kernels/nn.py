@@ -400,10 +400,10 @@ def plan_dense(node: Node, step) -> Plan:
     mc = a.get("mc") or mr
     blocks = (rows - mr) // mc + 1 if rows >= mr else 0  # blocks of mc rows (the last may be shorter) ...
     first = (rows // mr * mr if rows < mc else mc) if blocks else 0  # ... the first block's rows
+    leftover = blocks > 1 or first < rows  # rows for the 1-row microkernel
     p = dict(M=rows, K=a["k"], N=a["n"], MR=mr, MC=mc, NV=nv, NR=nr, Q=-(-a["n"] // nr), has_bias=_present(node, 2),
              residual=_present(node, 3), act=_act(node), vact=_vact(node), blocks=blocks, BR=first if blocks <= 1 else None,
-             r0=Loop("r0", rows - mr + 1, step=mc), leftover=blocks > 1 or first < rows)
-    leftover = p["leftover"]  # rows for the 1-row microkernel
+             r0=Loop("r0", rows - mr + 1, step=mc), leftover=leftover)
     helpers = ([gemm_micro(1, nv)] if leftover else []) + \
         ([gemm_micro(mr, nv)] if blocks else [])
     return Plan("dense", p, names=KERNEL_NAMES, helpers=helpers,

@@ -44,12 +44,11 @@ LOWERINGS: list[Lowering] = _gather()
 TUNABLE = tuple(dict.fromkeys(row.op for row in LOWERINGS if row.tunes))  # ops whose tiles a tuning file may choose
 KERNEL_TUNES = {row.kernel: row.tunes for row in LOWERINGS if row.tunes}  # ... the kernels they become, and what
 TUNED_KERNELS = tuple(KERNEL_TUNES)  # may be chosen of theirs
+_BY_OP: dict[str, list[Lowering]] = {}
+for _row in LOWERINGS:
+    _BY_OP.setdefault(_row.op, []).append(_row)
 
 __all__ = ["KERNEL_TUNES", "LOWERINGS", "TUNABLE", "TUNED_KERNELS", "Lowering", "lower", "micro_shapes", "tuning_key"]
-
-
-def rows_for(op: str) -> list[Lowering]:
-    return [row for row in LOWERINGS if row.op == op]
 
 
 def lower(g: Graph, target: Target, parallel: bool = False, tuning: dict | None = None) -> Graph:
@@ -60,7 +59,7 @@ def lower(g: Graph, target: Target, parallel: bool = False, tuning: dict | None 
     changed = False
     for n in g.nodes:
         choice = tuning.get(tuning_key(n, target, parallel), {}) if tuning and n.op in TUNABLE else {}
-        if any(row.rule(rw, n, target, parallel, choice) for row in rows_for(n.op)):
+        if any(row.rule(rw, n, target, parallel, choice) for row in _BY_OP.get(n.op, ())):
             changed = True
         else:
             rw.keep(n)
